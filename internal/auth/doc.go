@@ -1,0 +1,2 @@
+// Package auth identifies who is calling: principals, and later users, sessions, API keys, JWTs and RBAC.
+package auth
