@@ -1,6 +1,12 @@
-// Command appstrate is the one binary of the platform: server, sidecar, runner and CLI client.
+// Command appstrate is the one binary of the platform: server, sidecar, runner and command-line client.
 package main
 
-import "fmt"
+import (
+	"os"
 
-func main() { fmt.Println("appstrate") }
+	"github.com/appstrate/appstrate-go/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+}

@@ -71,7 +71,10 @@ func (p *Problem) WithRetryAfter(seconds int) *Problem {
 }
 
 // WithErrors attaches field errors.
-func (p *Problem) WithErrors(errs ...FieldError) *Problem { p.Errors = append(p.Errors, errs...); return p }
+func (p *Problem) WithErrors(errs ...FieldError) *Problem {
+	p.Errors = append(p.Errors, errs...)
+	return p
+}
 
 // WithHeader adds a response header sent with the problem.
 func (p *Problem) WithHeader(name, value string) *Problem {
