@@ -138,7 +138,7 @@ func listVar(name string, def func(*Config) []string, ptr func(*Config) *[]strin
 }
 
 func splitList(s string, item func(string) (string, error)) ([]string, error) {
-	out := []string{}
+	var out []string
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {

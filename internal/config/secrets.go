@@ -91,7 +91,7 @@ func (c *Config) fillFromFile(missing []requiredSecret, logger *slog.Logger) err
 	if logger == nil {
 		logger = slog.Default()
 	}
-	logger.Info("secrets filled from file", "generated", strings.Join(generated, ","),
+	logger.Info("secrets missing from the environment taken from the secrets file", "generated", strings.Join(generated, ","),
 		"loaded", strings.Join(loaded, ","), "path", path)
 	return nil
 }

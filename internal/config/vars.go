@@ -334,7 +334,7 @@ func requireRegion(c *Config, v value) error {
 
 func checkRetiredKeys(c *Config, v value) error {
 	if _, ok := c.ConnectionEncryptionKeys[c.ConnectionEncryptionKeyID]; ok {
-		return v.bad(fmt.Sprintf("retired keys only: it must not contain the active kid %q (CONNECTION_ENCRYPTION_KEY_ID)",
+		return v.bad(fmt.Sprintf("retired keys only, without the active kid %q of CONNECTION_ENCRYPTION_KEY_ID",
 			c.ConnectionEncryptionKeyID))
 	}
 	return nil
