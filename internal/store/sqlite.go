@@ -20,6 +20,12 @@ func openSQLite(ctx context.Context, opts Options) (driver, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: create sqlite directory: %w", err)
 	}
+	// Create the file owner-only before SQLite does: its -wal and -shm files inherit these permissions.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: create sqlite file: %w", err)
+	}
+	_ = f.Close()
 	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
