@@ -65,6 +65,12 @@ func (c *Config) EnsureSecrets(logger *slog.Logger) error {
 
 func (c *Config) fillFromFile(missing []requiredSecret, logger *slog.Logger) error {
 	path := filepath.Join(c.DataDir, SecretsFile)
+	// Two processes starting together on a fresh data dir must agree on one set of secrets.
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	stored, err := readSecrets(path)
 	if err != nil {
 		return err

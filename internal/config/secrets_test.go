@@ -195,3 +195,25 @@ func TestEnsureSecretsRejectsBadFile(t *testing.T) {
 		t.Errorf("EnsureSecrets accepted a corrupt secrets file")
 	}
 }
+
+// TestEnsureSecretsConcurrentFirstStart: processes starting together on a fresh data dir agree on one set.
+func TestEnsureSecretsConcurrentFirstStart(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir()}
+	const n = 8
+	results := make(chan secretValues, n)
+	for range n {
+		go func() {
+			c := mustLoad(t, env)
+			if err := c.EnsureSecrets(slog.New(slog.DiscardHandler)); err != nil {
+				t.Error(err)
+			}
+			results <- secretsOf(c)
+		}()
+	}
+	first := <-results
+	for range n - 1 {
+		if got := <-results; !reflect.DeepEqual(got, first) {
+			t.Fatal("concurrent first starts generated different secrets")
+		}
+	}
+}
