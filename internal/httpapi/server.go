@@ -19,9 +19,10 @@ type Options struct {
 	BodyLimitBytes int64
 	Version        string // server version shown in the OpenAPI info
 	Logger         *slog.Logger
-	Strategies     []Strategy    // authentication strategies, tried in order
-	OrgAPIVersion  OrgAPIVersion // org-level API version lookup; nil = none
-	Metrics        *Metrics      // nil = a fresh registry
+	Strategies     []Strategy      // authentication strategies, tried in order
+	Tenancy        TenancyResolver // org/app/end-user resolution; nil = none (foundation tests)
+	OrgAPIVersion  OrgAPIVersion   // org-level API version lookup; nil = none
+	Metrics        *Metrics        // nil = a fresh registry
 }
 
 // Server is the HTTP transport: a huma API on a ServeMux behind the request pipeline of API.md §1.
@@ -100,6 +101,7 @@ func (s *Server) pipeline() http.Handler {
 		bodyLimit(s.opts.BodyLimitBytes),
 		s.gate.middleware,
 		authenticate(s.opts.Strategies),
+		tenancy(s.opts.Tenancy),
 		apiVersion(s.opts.OrgAPIVersion),
 	}
 	var h http.Handler = s.mux
