@@ -11,37 +11,55 @@ import (
 
 	"github.com/appstrate/appstrate-go/internal/config"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
+	"github.com/appstrate/appstrate-go/internal/ratelimit"
 	"github.com/appstrate/appstrate-go/internal/store"
+	"github.com/appstrate/appstrate-go/internal/tenancy"
 	"github.com/appstrate/appstrate-go/internal/version"
 )
 
-// App is one running platform process.
+// App is one running platform process: its services and its HTTP transport.
 type App struct {
-	Config *config.Config
-	Logger *slog.Logger
-	DB     *store.DB
-	HTTP   *httpapi.Server
+	Config  *config.Config
+	Logger  *slog.Logger
+	DB      *store.DB
+	Limiter ratelimit.Limiter
+	HTTP    *httpapi.Server
+
+	strategies []httpapi.Strategy       // authentication strategies, in pipeline order
+	tenancy    httpapi.TenancyResolver // org/app/end-user resolution
 }
 
-// New opens the database (applying migrations) and builds every service and route.
-func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, error) {
+// Option adjusts the assembly (tests add strategies).
+type Option func(*App)
+
+// WithStrategies appends authentication strategies after the built-in ones.
+func WithStrategies(s ...httpapi.Strategy) Option {
+	return func(a *App) { a.strategies = append(a.strategies, s...) }
+}
+
+// New opens the database (applying migrations) and assembles the platform over it.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
 	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return Assemble(cfg, logger, db), nil
+	return Assemble(cfg, logger, db, opts...), nil
 }
 
 // Assemble builds the services and routes over an already open database (tests pass their own).
-func Assemble(cfg *config.Config, logger *slog.Logger, db *store.DB) *App {
-	a := &App{Config: cfg, Logger: logger, DB: db}
-	a.HTTP = newHTTP(cfg, logger)
+func Assemble(cfg *config.Config, logger *slog.Logger, db *store.DB, opts ...Option) *App {
+	a := &App{Config: cfg, Logger: logger, DB: db, Limiter: ratelimit.NewMemory()}
+	a.buildServices()
+	for _, opt := range opts {
+		opt(a)
+	}
+	a.HTTP = newHTTP(cfg, logger, a.strategies, a.tenancy)
 	a.registerRoutes()
 	return a
 }
 
-// newHTTP builds the transport; it needs no database so the OpenAPI document can be produced offline.
-func newHTTP(cfg *config.Config, logger *slog.Logger) *httpapi.Server {
+// newHTTP builds the transport.
+func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strategy, tenancy httpapi.TenancyResolver) *httpapi.Server {
 	v, _ := version.Get()
 	return httpapi.New(httpapi.Options{
 		AppURL:         cfg.AppURL,
@@ -50,7 +68,15 @@ func newHTTP(cfg *config.Config, logger *slog.Logger) *httpapi.Server {
 		BodyLimitBytes: cfg.BodyLimitBytes,
 		Version:        v,
 		Logger:         logger,
+		Strategies:     strategies,
+		Tenancy:        tenancy,
 	})
+}
+
+// buildServices constructs every service and sets the authentication strategies (API key first, then
+// session, as API.md §1 step 9) and the tenancy resolver. Each area adds its construction here.
+func (a *App) buildServices() {
+	a.tenancy = tenancy.Resolver{DB: a.DB}
 }
 
 // registerRoutes adds every operation of the platform. Each area registers its own routes here.

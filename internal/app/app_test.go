@@ -40,9 +40,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // TestOpenAPIGolden fails when the generated OpenAPI document changes; run with -update after an intended change.
 func TestOpenAPIGolden(t *testing.T) {
-	a := &App{Config: testConfig(t), Logger: discard()}
-	a.HTTP = newHTTP(a.Config, a.Logger)
-	a.registerRoutes()
+	a := Assemble(testConfig(t), discard(), nil) // no database needed to describe the API
 	got, err := json.MarshalIndent(a.HTTP.API().OpenAPI(), "", "  ")
 	if err != nil {
 		t.Fatal(err)
