@@ -25,7 +25,7 @@ type App struct {
 	Limiter ratelimit.Limiter
 	HTTP    *httpapi.Server
 
-	strategies []httpapi.Strategy       // authentication strategies, in pipeline order
+	strategies []httpapi.Strategy      // authentication strategies, in pipeline order
 	tenancy    httpapi.TenancyResolver // org/app/end-user resolution
 }
 
