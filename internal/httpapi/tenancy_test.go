@@ -32,7 +32,9 @@ func (fakeTenancy) EndUserApplication(_ context.Context, eu string) (string, err
 }
 
 func TestResolvePrincipal(t *testing.T) {
-	session := func() *auth.Principal { return &auth.Principal{Method: auth.MethodSession, UserID: "u1", Realm: "platform"} }
+	session := func() *auth.Principal {
+		return &auth.Principal{Method: auth.MethodSession, UserID: "u1", Realm: "platform"}
+	}
 	key := func() *auth.Principal {
 		return &auth.Principal{Method: auth.MethodAPIKey, UserID: "u1", OrgID: "o1", ApplicationID: "a1", APIKeyScopes: []string{"agents:read"}}
 	}
