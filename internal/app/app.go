@@ -9,9 +9,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/appstrate/appstrate-go/internal/auth"
 	"github.com/appstrate/appstrate-go/internal/config"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
+	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
+	"github.com/appstrate/appstrate-go/internal/routes/endusers"
+	"github.com/appstrate/appstrate-go/internal/routes/me"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
 	"github.com/appstrate/appstrate-go/internal/version"
@@ -27,6 +31,8 @@ type App struct {
 
 	strategies []httpapi.Strategy      // authentication strategies, in pipeline order
 	tenancy    httpapi.TenancyResolver // org/app/end-user resolution
+
+	APIKeys *auth.APIKeys // API keys; also the first authentication strategy
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -43,7 +49,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return Assemble(cfg, logger, db, opts...), nil
+	a := Assemble(cfg, logger, db, opts...)
+	if _, err := a.APIKeys.Startup(ctx); err != nil { // revoke keys that expired while down
+		logger.Warn("startup: expired api keys not revoked", "error", err)
+	}
+	return a, nil
 }
 
 // Assemble builds the services and routes over an already open database (tests pass their own).
@@ -76,6 +86,8 @@ func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strat
 // buildServices constructs every service and sets the authentication strategies (API key first, then
 // session, as API.md §1 step 9) and the tenancy resolver. Each area adds its construction here.
 func (a *App) buildServices() {
+	a.APIKeys = auth.NewAPIKeys(a.DB, a.Logger)
+	a.strategies = append(a.strategies, a.APIKeys) // first strategy: Bearer ask_… (API.md §1 step 9b)
 	a.tenancy = tenancy.Resolver{DB: a.DB}
 }
 
@@ -85,10 +97,16 @@ func (a *App) registerRoutes() {
 		Database:     a.DB.Ping,
 		AgentsLoaded: func(context.Context) bool { return false }, // no system agents are bundled yet
 	})
+	apikeys.Register(a.HTTP.API(), a.APIKeys)
+	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL})
+	me.Register(a.HTTP.API(), me.Deps{Profiles: auth.Profiles{DB: a.DB}, Pins: tenancy.AppProfilePins{DB: a.DB}})
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close waits for background writes and releases the database.
+func (a *App) Close() error {
+	a.APIKeys.Wait()
+	return a.DB.Close()
+}
 
 // Serve answers HTTP on ln until ctx is cancelled, then drains: new POSTs get 503 shutting_down, in-flight
 // requests get up to ShutdownTimeout to finish, and the listener closes.
