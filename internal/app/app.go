@@ -14,8 +14,10 @@ import (
 	"github.com/appstrate/appstrate-go/internal/httpapi"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
 	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
+	"github.com/appstrate/appstrate-go/internal/routes/applications"
 	"github.com/appstrate/appstrate-go/internal/routes/endusers"
 	"github.com/appstrate/appstrate-go/internal/routes/me"
+	"github.com/appstrate/appstrate-go/internal/routes/orgs"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
 	"github.com/appstrate/appstrate-go/internal/version"
@@ -31,8 +33,11 @@ type App struct {
 
 	strategies []httpapi.Strategy      // authentication strategies, in pipeline order
 	tenancy    httpapi.TenancyResolver // org/app/end-user resolution
+	orgVersion httpapi.OrgAPIVersion   // an organization's pinned API version
 
-	APIKeys *auth.APIKeys // API keys; also the first authentication strategy
+	Orgs         *tenancy.Orgs         // organizations, members, invitations, org settings
+	Applications *tenancy.Applications // applications of an organization
+	APIKeys      *auth.APIKeys         // API keys; also the first authentication strategy
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -63,13 +68,14 @@ func Assemble(cfg *config.Config, logger *slog.Logger, db *store.DB, opts ...Opt
 	for _, opt := range opts {
 		opt(a)
 	}
-	a.HTTP = newHTTP(cfg, logger, a.strategies, a.tenancy)
+	a.HTTP = newHTTP(cfg, logger, a.strategies, a.tenancy, a.orgVersion)
 	a.registerRoutes()
 	return a
 }
 
 // newHTTP builds the transport.
-func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strategy, tenancy httpapi.TenancyResolver) *httpapi.Server {
+func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strategy, tenancy httpapi.TenancyResolver,
+	orgVersion httpapi.OrgAPIVersion) *httpapi.Server {
 	v, _ := version.Get()
 	return httpapi.New(httpapi.Options{
 		AppURL:         cfg.AppURL,
@@ -80,6 +86,7 @@ func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strat
 		Logger:         logger,
 		Strategies:     strategies,
 		Tenancy:        tenancy,
+		OrgAPIVersion:  orgVersion,
 	})
 }
 
@@ -89,6 +96,10 @@ func (a *App) buildServices() {
 	a.APIKeys = auth.NewAPIKeys(a.DB, a.Logger)
 	a.strategies = append(a.strategies, a.APIKeys) // first strategy: Bearer ask_… (API.md §1 step 9b)
 	a.tenancy = tenancy.Resolver{DB: a.DB}
+	a.Orgs = &tenancy.Orgs{DB: a.DB, DisableCreation: a.Config.AuthDisableOrgCreation,
+		PlatformAdmins: a.Config.AuthPlatformAdminEmails, MailEnabled: a.Config.SMTPEnabled(), Logger: a.Logger}
+	a.orgVersion = a.Orgs.APIVersion
+	a.Applications = &tenancy.Applications{DB: a.DB}
 }
 
 // registerRoutes adds every operation of the platform. Each area registers its own routes here.
@@ -97,6 +108,8 @@ func (a *App) registerRoutes() {
 		Database:     a.DB.Ping,
 		AgentsLoaded: func(context.Context) bool { return false }, // no system agents are bundled yet
 	})
+	orgs.Register(a.HTTP.API(), a.Orgs)
+	applications.Register(a.HTTP.API(), a.Applications)
 	apikeys.Register(a.HTTP.API(), a.APIKeys)
 	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL})
 	me.Register(a.HTTP.API(), me.Deps{Profiles: auth.Profiles{DB: a.DB}, Pins: tenancy.AppProfilePins{DB: a.DB}})
