@@ -185,6 +185,20 @@ func (s *Orgs) Create(ctx context.Context, c Caller, in CreateOrgInput) (*Org, e
 	if s.DisableCreation && !slices.Contains(s.PlatformAdmins, strings.ToLower(strings.TrimSpace(c.Email))) {
 		return nil, rule(ErrOrgCreationDisabled, "Organization creation is disabled on this instance")
 	}
+	return s.create(ctx, c, in, false)
+}
+
+// CreateBootstrapOrg creates the first organization of the bootstrap owner (AUTH_BOOTSTRAP_OWNER_EMAIL) with
+// the same side effects as Create, bypassing the creation policy; a taken slug gets a random suffix. It is
+// the auth.Accounts CreateBootstrapOrg hook.
+func (s *Orgs) CreateBootstrapOrg(ctx context.Context, userID, orgName string) error {
+	_, err := s.create(ctx, Caller{UserID: userID}, CreateOrgInput{Name: orgName}, true)
+	return err
+}
+
+// create inserts the organization and runs the creation side effects; with anySlug a taken derived slug is
+// retried with a random suffix.
+func (s *Orgs) create(ctx context.Context, c Caller, in CreateOrgInput, anySlug bool) (*Org, error) {
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
 		return nil, rule(ErrInvalid, "name: must not be blank")
@@ -226,6 +240,14 @@ func (s *Orgs) Create(ctx context.Context, c Caller, in CreateOrgInput) (*Org, e
 		}
 		return nil
 	})
+	if errors.Is(err, ErrSlugTaken) && anySlug && in.Slug == "" {
+		base := slug
+		if len(base) > MaxSlugLength-7 {
+			base = strings.TrimRight(base[:MaxSlugLength-7], "-")
+		}
+		in.Slug = base + "-" + ids.UUID()[:6] // 6 random hex digits
+		return s.create(ctx, c, in, false)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -493,3 +493,27 @@ func TestDeleteOrgCascades(t *testing.T) {
 		expect(t, e.Do(apptest.Request{Method: "DELETE", Path: "/api/orgs/" + w.acme, Headers: apptest.As(w.owner, "", "")}), 403, "forbidden")
 	})
 }
+
+func TestCreateBootstrapOrg(t *testing.T) {
+	apptest.Run(t, map[string]string{"AUTH_DISABLE_ORG_CREATION": "true"}, func(t *testing.T, e *apptest.Env) {
+		ctx := context.Background()
+		first := e.SeedUser("first@example.test")
+		second := e.SeedUser("second@example.test")
+		if err := e.App.Orgs.CreateBootstrapOrg(ctx, first, "Default"); err != nil {
+			t.Fatal(err)
+		}
+		// The slug is taken: the second one gets a random suffix instead of failing.
+		if err := e.App.Orgs.CreateBootstrapOrg(ctx, second, "Default"); err != nil {
+			t.Fatal(err)
+		}
+		for user, pattern := range map[string]string{first: `^default$`, second: `^default-[0-9a-f]{6}$`} {
+			orgID := scalar(t, e, `SELECT org_id FROM org_members WHERE user_id = ? AND role = 'owner'`, user)
+			if slug := scalar(t, e, `SELECT slug FROM organizations WHERE id = ?`, orgID); !regexp.MustCompile(pattern).MatchString(slug) {
+				t.Fatalf("slug %q", slug)
+			}
+			if n := count(t, e, `SELECT COUNT(*) FROM applications WHERE org_id = ? AND is_default = ?`, orgID, true); n != 1 {
+				t.Fatalf("default apps %d", n)
+			}
+		}
+	})
+}
