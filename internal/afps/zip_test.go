@@ -14,7 +14,11 @@ import (
 var updateFixtures = flag.Bool("update-fixtures", false, "rewrite testdata/*.afps and the fuzz seed corpora")
 
 func TestFixturesAreCurrent(t *testing.T) {
-	for name, data := range fixtureArchives(t) {
+	fixtures := fixtureArchives(t)
+	if *updateFixtures {
+		writeFuzzSeeds(t, fixtures)
+	}
+	for name, data := range fixtures {
 		path := filepath.Join("testdata", name)
 		if *updateFixtures {
 			if err := os.WriteFile(path, data, 0o644); err != nil {
