@@ -59,6 +59,7 @@ type Caller struct {
 	APIKey    bool      // the caller is an API key
 	APIKeyID  string    // its id
 	OrgID     string    // current organization (pinned by an API key, else from X-Org-Id)
+	OrgPinned bool      // the credential is bound to OrgID (API keys, org-level OIDC tokens)
 	AppID     string    // application pinned by the credential
 	EndUserID string    // end-user impersonated by an API key
 	Role      auth.Role // the caller's role in OrgID
@@ -455,6 +456,9 @@ func (s *Orgs) roleIn(ctx context.Context, c Caller, orgID string) (auth.Role, e
 			return "", rule(ErrForbidden, "This API key cannot access another organization")
 		}
 		return c.Role, nil
+	}
+	if c.OrgPinned && orgID != c.OrgID {
+		return "", rule(ErrForbidden, "This credential cannot access another organization")
 	}
 	role, err := memberRole(ctx, s.DB, orgID, c.UserID)
 	if err != nil {

@@ -77,11 +77,13 @@ type requestMeta struct {
 	userAgent string
 }
 
-// optionalSession reads the session of the request, if any; an invalid or expired cookie counts as none.
+// optionalSession reads the platform session of the request, if any; an invalid or expired cookie, or a
+// session of another realm (OIDC end-users), counts as none.
 func (h handlers) optionalSession(ctx huma.Context, next func(huma.Context)) {
 	meta := requestMeta{userAgent: ctx.Header("User-Agent")}
 	if r, _ := humago.Unwrap(ctx); r != nil {
-		if p, err := h.accounts.Authenticate(r); err == nil && p != nil && p.Method == auth.MethodSession {
+		if p, err := h.accounts.Authenticate(r); err == nil && p != nil && p.Method == auth.MethodSession &&
+			(p.Realm == "" || p.Realm == auth.RealmPlatform) {
 			meta.principal = p
 		}
 	}

@@ -63,7 +63,12 @@ func callerFrom(ctx context.Context) tenancy.Caller {
 	ua, _ := ctx.Value(userAgentKey{}).(string)
 	return tenancy.Caller{
 		UserID: p.UserID, Email: p.Email, Name: p.Name,
-		APIKey: p.IsAPIKey(), APIKeyID: p.APIKeyID, OrgID: p.OrgID, AppID: p.ApplicationID, EndUserID: p.EndUserID, Role: p.Role,
+		APIKey: p.IsAPIKey(), APIKeyID: p.APIKeyID, OrgID: p.OrgID, OrgPinned: orgPinned(p), AppID: p.ApplicationID, EndUserID: p.EndUserID, Role: p.Role,
 		IP: httpapi.ClientIPFrom(ctx), UserAgent: ua, RequestID: httpapi.RequestIDFrom(ctx),
 	}
+}
+
+// orgPinned reports whether the credential itself is bound to one organization.
+func orgPinned(p *auth.Principal) bool {
+	return p.IsAPIKey() || p.Method == auth.MethodOAuth2Dashboard || p.Method == auth.MethodOAuth2EndUser
 }
