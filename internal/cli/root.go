@@ -36,6 +36,7 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd())
+	root.AddCommand(newPackageCmd())
 	return root
 }
 
