@@ -62,7 +62,9 @@ func ParseIdentity(id string) (name, version string, err error) {
 }
 
 // bundlePath is the folder of a package inside a bundle.
-func bundlePath(name, version string) string { return bundlePackagesPrefix + name + "/" + version + "/" }
+func bundlePath(name, version string) string {
+	return bundlePackagesPrefix + name + "/" + version + "/"
+}
 
 // NewBundle assembles a bundle from a root package and its dependencies (deduplicated by identity; a
 // dependency with the root's identity is ignored). RECORDs and integrities are computed here.

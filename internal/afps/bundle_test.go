@@ -277,10 +277,10 @@ func TestResolve(t *testing.T) {
 			want:    []string{"@a/s@1.2.0"},
 		},
 		{
-			name:    "missing package",
-			root:    mkpkg(t, TypeAgent, "@a/root", "1.0.0", deps("tools", "@a/ghost", "^1")),
-			code:    CodeDependencyUnresolved,
-			path:    "dependencies.tools.@a/ghost",
+			name: "missing package",
+			root: mkpkg(t, TypeAgent, "@a/root", "1.0.0", deps("tools", "@a/ghost", "^1")),
+			code: CodeDependencyUnresolved,
+			path: "dependencies.tools.@a/ghost",
 		},
 		{
 			name:    "no satisfying version",
