@@ -67,9 +67,6 @@ func NewAPIKeys(db *store.DB, logger *slog.Logger) *APIKeys {
 	return &APIKeys{db: db, logger: logger, now: time.Now, touched: map[string]time.Time{}}
 }
 
-// SetClock replaces the time source (tests).
-func (k *APIKeys) SetClock(now func() time.Time) { k.now = now }
-
 // GenerateAPIKey returns a fresh raw key with its stored hash and display prefix.
 func GenerateAPIKey() (raw, hash, prefix string, err error) {
 	b := make([]byte, apiKeyRandBytes)

@@ -94,7 +94,9 @@ type handlers struct{ Deps }
 // Register adds the end-user routes to api.
 func Register(api huma.API, d Deps) {
 	h := handlers{d}
-	rl := func(n int) func(huma.Context, func(huma.Context)) { return httpapi.RateLimit(d.Limiter, n, httpapi.ByCaller) }
+	rl := func(n int) func(huma.Context, func(huma.Context)) {
+		return httpapi.RateLimit(d.Limiter, n, httpapi.ByCaller)
+	}
 	errs := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests}
 	httpapi.Register(api, huma.Operation{
 		OperationID: "createEndUser", Method: http.MethodPost, Path: "/api/end-users",
