@@ -3,6 +3,7 @@ package afps
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -84,6 +85,9 @@ func readZip(data []byte, lim Limits, mode zipMode) (*Archive, error) {
 	if int64(len(data)) > lim.MaxCompressed {
 		return nil, newError(mode.tooLarge, fmt.Sprintf("archive is %d bytes, the limit is %d", len(data), lim.MaxCompressed))
 	}
+	if n, ok := declaredEntries(data); ok && n > lim.MaxEntries {
+		return nil, newError(mode.bomb, fmt.Sprintf("archive declares %d entries, the limit is %d", n, lim.MaxEntries))
+	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, &Error{Code: mode.invalid, Message: "not a readable ZIP archive", Err: err}
@@ -155,6 +159,24 @@ func readZip(data []byte, lim Limits, mode zipMode) (*Archive, error) {
 		ar.Files, ar.Stripped = stripWrapper(ar.Files)
 	}
 	return ar, nil
+}
+
+// declaredEntries reads the entry count of the end-of-central-directory record, so an archive declaring
+// too many entries is refused before archive/zip allocates them. ok is false when the record is not found or
+// defers to ZIP64.
+func declaredEntries(data []byte) (int, bool) {
+	const eocdLen = 22
+	start := max(0, len(data)-(eocdLen+0xffff))
+	i := bytes.LastIndex(data[start:], []byte("PK\x05\x06"))
+	if i < 0 || start+i+eocdLen > len(data) {
+		return 0, false
+	}
+	rec := data[start+i:]
+	n := int(binary.LittleEndian.Uint16(rec[10:12]))
+	if n == 0xffff {
+		return 0, false
+	}
+	return n, true
 }
 
 func bombRatio(uncompressed, compressed uint64, lim Limits) bool {
