@@ -143,7 +143,7 @@ func scaffold(typ afps.Type, id string) (map[string][]byte, error) {
 				"properties": map[string]any{"summary": map[string]any{"type": "string"}},
 			}}},
 		)
-		files[afps.PromptFile] = []byte("You are " + title + ".\n\nComplete this task: {{input.task}}\n\nReport a short summary with the output tool.\n")
+		files[afps.PromptFile] = []byte("You are " + title + ".\n\nComplete this task: {{input.task}}\n\nFinish with a short summary as your output.\n")
 	case afps.TypeSkill:
 		files[afps.SkillFile] = []byte("---\nname: " + short + "\ndescription: TODO: when to use " + title + "\n---\n\n# " + title + "\n\nInstructions for the agent.\n")
 	case afps.TypeTool:
