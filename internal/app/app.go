@@ -12,6 +12,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/auth"
 	"github.com/appstrate/appstrate-go/internal/config"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
+	"github.com/appstrate/appstrate-go/internal/mail"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
 	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
 	"github.com/appstrate/appstrate-go/internal/routes/applications"
@@ -100,6 +101,7 @@ func (a *App) buildServices() {
 		PlatformAdmins: a.Config.AuthPlatformAdminEmails, MailEnabled: a.Config.SMTPEnabled(), Logger: a.Logger}
 	a.orgVersion = a.Orgs.APIVersion
 	a.Applications = &tenancy.Applications{DB: a.DB}
+	a.Orgs.SendInvitation = tenancy.InvitationMailer(mail.FromConfig(a.Config), a.Config.AppURL)
 }
 
 // registerRoutes adds every operation of the platform. Each area registers its own routes here.

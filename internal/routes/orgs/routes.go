@@ -26,7 +26,7 @@ func Register(api huma.API, svc *tenancy.Orgs) {
 		"The caller's organizations with their role. An API key sees only its own organization."), h.list)
 	me := op("listMyOrgs", http.MethodGet, "/api/me/orgs", "List my organizations",
 		"Same as GET /api/orgs; an API key impersonating an end-user (Appstrate-User) sees its organization with role end_user.")
-	me.Tags = []string{"Me"}
+	me.Tags = []string{"Profile"}
 	httpapi.Register(api, me, h.listMine)
 
 	create := op("createOrg", http.MethodPost, "/api/orgs", "Create an organization",
