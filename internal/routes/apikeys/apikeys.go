@@ -23,10 +23,10 @@ type APIKey struct {
 	Scopes        []string     `json:"scopes"`
 	CreatedBy     *string      `json:"createdBy"`
 	CreatedByName *string      `json:"createdByName"`
-	ExpiresAt     isotime.Time `json:"expiresAt" nullable:"true"`
-	LastUsedAt    isotime.Time `json:"lastUsedAt" nullable:"true"`
-	RevokedAt     isotime.Time `json:"revokedAt" nullable:"true"`
-	CreatedAt     isotime.Time `json:"createdAt"`
+	ExpiresAt     isotime.Time `json:"expiresAt" format:"date-time" nullable:"true"`
+	LastUsedAt    isotime.Time `json:"lastUsedAt" format:"date-time" nullable:"true"`
+	RevokedAt     isotime.Time `json:"revokedAt" format:"date-time" nullable:"true"`
+	CreatedAt     isotime.Time `json:"createdAt" format:"date-time"`
 }
 
 // CreatedKey is the body of a successful creation: the only response that carries the raw key.

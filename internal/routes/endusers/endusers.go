@@ -34,8 +34,8 @@ type EndUserObject struct {
 	Email         *string        `json:"email"`
 	ExternalID    *string        `json:"externalId"`
 	Metadata      map[string]any `json:"metadata" nullable:"true"`
-	CreatedAt     isotime.Time   `json:"createdAt"`
-	UpdatedAt     isotime.Time   `json:"updatedAt"`
+	CreatedAt     isotime.Time   `json:"createdAt" format:"date-time"`
+	UpdatedAt     isotime.Time   `json:"updatedAt" format:"date-time"`
 }
 
 func toObject(eu tenancy.EndUser) EndUserObject {
