@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -188,4 +189,36 @@ func writeFuzzSeeds(t *testing.T, fixtures map[string][]byte) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// FuzzArchiveEntryNames is structure-aware: it builds valid ZIPs with fuzzed entry names and modes, so the
+// sanitiser and the wrapper strip see far more cases than random bytes reach.
+func FuzzArchiveEntryNames(f *testing.F) {
+	for _, s := range [][2]string{{"../x", "a/b"}, {"/etc/passwd", "w/x"}, {"w/./y", "w//z"}, {"__MACOSX/._a", "a\\b"}, {"a/", "a"}, {"x\x00y", "\xff"}} {
+		f.Add(s[0], s[1], uint32(0o644), true)
+	}
+	f.Fuzz(func(t *testing.T, a, b string, mode uint32, strict bool) {
+		data := craftZip(t, zent{name: a, body: []byte("A"), mode: fs.FileMode(mode)}, zent{name: b, body: []byte("B")})
+		var ar *Archive
+		var err error
+		if strict {
+			ar, err = readZip(data, BundleLimits, bundleMode)
+		} else {
+			ar, err = ReadArchive(data, PackageLimits)
+		}
+		if err != nil {
+			if CodeOf(err) == "" {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		for p := range ar.Files {
+			if clean, reason := sanitizePath(p, true); reason != "" || clean != p {
+				t.Fatalf("kept unsafe path %q (%s)", p, reason)
+			}
+		}
+		if len(ar.Files)+len(ar.Dropped) > 2 {
+			t.Fatalf("more outputs than entries: %v %v", ar.Files, ar.Dropped)
+		}
+	})
 }
