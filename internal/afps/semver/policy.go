@@ -36,7 +36,7 @@ func PlanCreateVersion(existing []string, candidate string) (Outcome, error) {
 		return OutcomeExists, nil
 	}
 	highest, ok := Highest(existing)
-	if ok && cv.Compare(MustParse(highest)) <= 0 {
+	if hv, err := Parse(highest); ok && err == nil && cv.Compare(hv) <= 0 {
 		return OutcomeVersionNotHigher, &PolicyError{
 			Code:    OutcomeVersionNotHigher,
 			Message: "version " + quote(candidate) + " must be higher than the latest existing version " + quote(highest),
