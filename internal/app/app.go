@@ -16,7 +16,9 @@ import (
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
 	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
 	"github.com/appstrate/appstrate-go/internal/routes/applications"
+	"github.com/appstrate/appstrate-go/internal/routes/authroutes"
 	"github.com/appstrate/appstrate-go/internal/routes/endusers"
+	"github.com/appstrate/appstrate-go/internal/routes/invite"
 	"github.com/appstrate/appstrate-go/internal/routes/me"
 	"github.com/appstrate/appstrate-go/internal/routes/orgs"
 	"github.com/appstrate/appstrate-go/internal/store"
@@ -39,6 +41,7 @@ type App struct {
 	Orgs         *tenancy.Orgs         // organizations, members, invitations, org settings
 	Applications *tenancy.Applications // applications of an organization
 	APIKeys      *auth.APIKeys         // API keys; also the first authentication strategy
+	Accounts     *auth.Accounts        // users, passwords, sessions (Better Auth compatible); the session strategy
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -96,11 +99,15 @@ func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strat
 func (a *App) buildServices() {
 	a.APIKeys = auth.NewAPIKeys(a.DB, a.Logger)
 	a.strategies = append(a.strategies, a.APIKeys) // first strategy: Bearer ask_… (API.md §1 step 9b)
+	a.Accounts = auth.NewAccounts(a.DB, auth.OptionsFromConfig(a.Config, mail.FromConfig(a.Config), a.Logger))
+	a.strategies = append(a.strategies, a.Accounts) // then the session cookie or bearer session token (step 9c)
 	a.tenancy = tenancy.Resolver{DB: a.DB}
 	a.Orgs = &tenancy.Orgs{DB: a.DB, DisableCreation: a.Config.AuthDisableOrgCreation,
 		PlatformAdmins: a.Config.AuthPlatformAdminEmails, MailEnabled: a.Config.SMTPEnabled(), Logger: a.Logger}
 	a.orgVersion = a.Orgs.APIVersion
 	a.Applications = &tenancy.Applications{DB: a.DB}
+	a.Accounts.HasPendingInvitation = a.Orgs.HasPendingInvitation
+	a.Accounts.CreateBootstrapOrg = a.Orgs.CreateBootstrapOrg
 	a.Orgs.SendInvitation = tenancy.InvitationMailer(mail.FromConfig(a.Config), a.Config.AppURL)
 }
 
@@ -110,8 +117,10 @@ func (a *App) registerRoutes() {
 		Database:     a.DB.Ping,
 		AgentsLoaded: func(context.Context) bool { return false }, // no system agents are bundled yet
 	})
+	authroutes.Register(a.HTTP, a.Accounts, a.Limiter, a.Logger)
 	orgs.Register(a.HTTP.API(), a.Orgs)
 	applications.Register(a.HTTP.API(), a.Applications)
+	invite.Register(a.HTTP.API(), a.Orgs, a.Accounts, a.Limiter)
 	apikeys.Register(a.HTTP.API(), a.APIKeys)
 	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL})
 	me.Register(a.HTTP.API(), me.Deps{Profiles: auth.Profiles{DB: a.DB}, Pins: tenancy.AppProfilePins{DB: a.DB}})

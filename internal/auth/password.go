@@ -9,7 +9,6 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"golang.org/x/crypto/scrypt"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -51,7 +50,7 @@ func hashPasswordWithSalt(password, salt string) (string, error) {
 }
 
 func deriveKey(password, salt string) ([]byte, error) {
-	key, err := scrypt.Key([]byte(norm.NFKC.String(password)), []byte(salt), scryptN, scryptR, scryptP, scryptKeyLen)
+	key, err := scryptKey([]byte(norm.NFKC.String(password)), []byte(salt), scryptN, scryptR, scryptP, scryptKeyLen)
 	if err != nil {
 		return nil, fmt.Errorf("auth: scrypt: %w", err)
 	}

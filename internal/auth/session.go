@@ -148,16 +148,6 @@ func otherName(name string) string {
 	return securePrefix + name
 }
 
-// dontRemember reports whether the request carries a valid dont_remember cookie.
-func (a *Accounts) dontRemember(r *http.Request) bool {
-	c, err := r.Cookie(a.cookies.name(DontRememberCookieName))
-	if err != nil {
-		return false
-	}
-	v, ok := a.signer.Verify(c.Value)
-	return ok && v == "true"
-}
-
 // SessionFor returns the live session and user of token, renewing the session when it was last renewed
 // more than a day ago (unless noRefresh). Unknown or expired tokens give (nil, nil, false, nil); an expired
 // row is deleted.
@@ -188,8 +178,11 @@ func (a *Accounts) SessionFor(ctx context.Context, token string, noRefresh bool)
 		}
 		return nil, nil, false, nil
 	}
+	// A rememberMe=false session was opened for a day and is never renewed (Better Auth tells them apart by
+	// its dont_remember cookie; the row itself says it here, so bearer clients behave the same).
+	s.DontRemember = s.ExpiresAt.Sub(s.CreatedAt.Time) <= DontRememberSessionTTL
 	// Better Auth renews when expiresAt - expiresIn + updateAge <= now, i.e. a day after the last renewal.
-	if !noRefresh && !s.ExpiresAt.Add(-SessionExpiresIn+SessionUpdateAge).After(now) {
+	if !noRefresh && !s.DontRemember && !s.ExpiresAt.Add(-SessionExpiresIn+SessionUpdateAge).After(now) {
 		newExp, at := isotime.From(now.Add(SessionExpiresIn)), isotime.From(now)
 		if _, err := a.db.ExecContext(ctx, `UPDATE sessions SET expires_at = ?, updated_at = ? WHERE id = ?`, newExp, at, s.ID); err != nil {
 			return nil, nil, false, fmt.Errorf("auth: renew session: %w", err)
@@ -206,7 +199,7 @@ func (a *Accounts) SessionFromRequest(r *http.Request, noRefresh bool) (*Session
 	if !ok {
 		return nil, nil, false, nil
 	}
-	return a.SessionFor(r.Context(), token, noRefresh || a.dontRemember(r))
+	return a.SessionFor(r.Context(), token, noRefresh)
 }
 
 // Authenticate is the session strategy of the pipeline: a valid session cookie or bearer session token

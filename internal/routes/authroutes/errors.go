@@ -31,24 +31,44 @@ func (e *authError) withHeader(name, value string) *authError {
 
 // The Better Auth errors these routes send (messages as BASE_ERROR_CODES).
 var (
-	errInvalidEmail          = func() *authError { return newError(http.StatusBadRequest, "INVALID_EMAIL", "Invalid email") }
-	errPasswordTooShort      = func() *authError { return newError(http.StatusBadRequest, "PASSWORD_TOO_SHORT", "Password too short") }
-	errPasswordTooLong       = func() *authError { return newError(http.StatusBadRequest, "PASSWORD_TOO_LONG", "Password too long") }
-	errUserExists            = func() *authError { return newError(http.StatusUnprocessableEntity, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.") }
-	errInvalidCredentials    = func() *authError { return newError(http.StatusUnauthorized, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password") }
-	errEmailNotVerified      = func() *authError { return newError(http.StatusForbidden, "EMAIL_NOT_VERIFIED", "Email not verified") }
-	errFailedToGetSession    = func() *authError { return newError(http.StatusBadRequest, "FAILED_TO_GET_SESSION", "Failed to get session") }
-	errUnauthorized          = func() *authError { return newError(http.StatusUnauthorized, "UNAUTHORIZED", "Unauthorized") }
-	errInvalidToken          = func() *authError { return newError(http.StatusBadRequest, "INVALID_TOKEN", "Invalid token") }
-	errInvalidPassword       = func() *authError { return newError(http.StatusBadRequest, "INVALID_PASSWORD", "Invalid password") }
-	errNoCredentialAccount   = func() *authError { return newError(http.StatusBadRequest, "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found") }
-	errInvalidOrigin         = func() *authError { return newError(http.StatusForbidden, "INVALID_ORIGIN", "Invalid origin") }
-	errMissingOrigin         = func() *authError { return newError(http.StatusForbidden, "MISSING_OR_NULL_ORIGIN", "Missing or null Origin") }
-	errInvalidCallbackURL    = func() *authError { return newError(http.StatusForbidden, "INVALID_CALLBACK_URL", "Invalid callbackURL") }
-	errInvalidRedirectURL    = func() *authError { return newError(http.StatusForbidden, "INVALID_REDIRECT_URL", "Invalid redirectURL") }
-	errVerificationDisabled  = func() *authError { return newError(http.StatusBadRequest, "VERIFICATION_EMAIL_ISNT_ENABLED", "Verification email isn't enabled") }
-	errResetPasswordDisabled = func() *authError { return newError(http.StatusBadRequest, "RESET_PASSWORD_DISABLED", "Reset password isn't enabled") }
-	errInternal              = func() *authError { return newError(http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "Internal Server Error") }
+	errInvalidEmail     = func() *authError { return newError(http.StatusBadRequest, "INVALID_EMAIL", "Invalid email") }
+	errPasswordTooShort = func() *authError { return newError(http.StatusBadRequest, "PASSWORD_TOO_SHORT", "Password too short") }
+	errPasswordTooLong  = func() *authError { return newError(http.StatusBadRequest, "PASSWORD_TOO_LONG", "Password too long") }
+	errUserExists       = func() *authError {
+		return newError(http.StatusUnprocessableEntity, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.")
+	}
+	errInvalidCredentials = func() *authError {
+		return newError(http.StatusUnauthorized, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password")
+	}
+	errEmailNotVerified   = func() *authError { return newError(http.StatusForbidden, "EMAIL_NOT_VERIFIED", "Email not verified") }
+	errFailedToGetSession = func() *authError {
+		return newError(http.StatusBadRequest, "FAILED_TO_GET_SESSION", "Failed to get session")
+	}
+	errUnauthorized        = func() *authError { return newError(http.StatusUnauthorized, "UNAUTHORIZED", "Unauthorized") }
+	errInvalidToken        = func() *authError { return newError(http.StatusBadRequest, "INVALID_TOKEN", "Invalid token") }
+	errInvalidPassword     = func() *authError { return newError(http.StatusBadRequest, "INVALID_PASSWORD", "Invalid password") }
+	errNoCredentialAccount = func() *authError {
+		return newError(http.StatusBadRequest, "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found")
+	}
+	errInvalidOrigin = func() *authError { return newError(http.StatusForbidden, "INVALID_ORIGIN", "Invalid origin") }
+	errMissingOrigin = func() *authError {
+		return newError(http.StatusForbidden, "MISSING_OR_NULL_ORIGIN", "Missing or null Origin")
+	}
+	errInvalidCallbackURL = func() *authError {
+		return newError(http.StatusForbidden, "INVALID_CALLBACK_URL", "Invalid callbackURL")
+	}
+	errInvalidRedirectURL = func() *authError {
+		return newError(http.StatusForbidden, "INVALID_REDIRECT_URL", "Invalid redirectURL")
+	}
+	errVerificationDisabled = func() *authError {
+		return newError(http.StatusBadRequest, "VERIFICATION_EMAIL_ISNT_ENABLED", "Verification email isn't enabled")
+	}
+	errResetPasswordDisabled = func() *authError {
+		return newError(http.StatusBadRequest, "RESET_PASSWORD_DISABLED", "Reset password isn't enabled")
+	}
+	errInternal = func() *authError {
+		return newError(http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "Internal Server Error")
+	}
 )
 
 func validationError(message string) *authError {

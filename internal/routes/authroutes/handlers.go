@@ -10,12 +10,13 @@ import (
 )
 
 type signUpBody struct {
-	Email       *string `json:"email" doc:"Email address (stored lower-cased)"`
-	Password    *string `json:"password" doc:"8 to 128 characters"`
-	Name        *string `json:"name" doc:"Display name"`
-	Image       string  `json:"image,omitempty" required:"false" doc:"Avatar URL"`
-	CallbackURL string  `json:"callbackURL,omitempty" required:"false" doc:"Where the verification link leads (path or trusted origin)"`
-	RememberMe  *bool   `json:"rememberMe,omitempty" required:"false"`
+	_           struct{} `additionalProperties:"true"`
+	Email       str      `json:"email" doc:"Email address (stored lower-cased)"`
+	Password    str      `json:"password" doc:"8 to 128 characters"`
+	Name        str      `json:"name" doc:"Display name"`
+	Image       string   `json:"image,omitempty" required:"false" doc:"Avatar URL"`
+	CallbackURL string   `json:"callbackURL,omitempty" required:"false" doc:"Where the verification link leads (path or trusted origin)"`
+	RememberMe  *bool    `json:"rememberMe,omitempty" required:"false"`
 }
 
 type signUpResponse struct {
@@ -24,10 +25,11 @@ type signUpResponse struct {
 }
 
 type signInBody struct {
-	Email       *string `json:"email"`
-	Password    *string `json:"password"`
-	CallbackURL string  `json:"callbackURL,omitempty" required:"false"`
-	RememberMe  *bool   `json:"rememberMe,omitempty" required:"false" doc:"false: a one-day session whose cookie lasts the browser session"`
+	_           struct{} `additionalProperties:"true"`
+	Email       str      `json:"email"`
+	Password    str      `json:"password"`
+	CallbackURL string   `json:"callbackURL,omitempty" required:"false"`
+	RememberMe  *bool    `json:"rememberMe,omitempty" required:"false" doc:"false: a one-day session whose cookie lasts the browser session"`
 }
 
 type signInResponse struct {
@@ -56,24 +58,28 @@ type verifyEmailResponse struct {
 }
 
 type sendVerificationBody struct {
-	Email       *string `json:"email"`
-	CallbackURL string  `json:"callbackURL,omitempty" required:"false"`
+	_           struct{} `additionalProperties:"true"`
+	Email       str      `json:"email"`
+	CallbackURL string   `json:"callbackURL,omitempty" required:"false"`
 }
 
 type requestResetBody struct {
-	Email      *string `json:"email"`
-	RedirectTo string  `json:"redirectTo,omitempty" required:"false" doc:"Page that receives ?token=… (path or trusted origin); default <APP_URL>/reset-password"`
+	_          struct{} `additionalProperties:"true"`
+	Email      str      `json:"email"`
+	RedirectTo string   `json:"redirectTo,omitempty" required:"false" doc:"Page that receives ?token=… (path or trusted origin); default <APP_URL>/reset-password"`
 }
 
 type resetPasswordBody struct {
-	NewPassword *string `json:"newPassword"`
-	Token       string  `json:"token,omitempty" required:"false" doc:"The reset token (may also be passed as ?token=)"`
+	_           struct{} `additionalProperties:"true"`
+	NewPassword str      `json:"newPassword"`
+	Token       string   `json:"token,omitempty" required:"false" doc:"The reset token (may also be passed as ?token=)"`
 }
 
 type changePasswordBody struct {
-	CurrentPassword     *string `json:"currentPassword"`
-	NewPassword         *string `json:"newPassword"`
-	RevokeOtherSessions bool    `json:"revokeOtherSessions,omitempty" required:"false"`
+	_                   struct{} `additionalProperties:"true"`
+	CurrentPassword     str      `json:"currentPassword"`
+	NewPassword         str      `json:"newPassword"`
+	RevokeOtherSessions bool     `json:"revokeOtherSessions,omitempty" required:"false"`
 }
 
 type changePasswordResponse struct {
@@ -130,7 +136,7 @@ func (rt *Routes) signUp(w http.ResponseWriter, r *http.Request) error {
 	if err := rt.checkURL(b.CallbackURL, errInvalidCallbackURL); err != nil {
 		return err
 	}
-	u, err := rt.acc.SignUp(r.Context(), auth.NewUser{Email: *b.Email, Password: *b.Password, Name: *b.Name, Image: b.Image})
+	u, err := rt.acc.SignUp(r.Context(), auth.NewUser{Email: b.Email.v, Password: b.Password.v, Name: b.Name.v, Image: b.Image})
 	if err != nil {
 		return mapAccountError(err)
 	}
@@ -162,10 +168,10 @@ func (rt *Routes) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := rt.checkURL(b.CallbackURL, errInvalidCallbackURL); err != nil {
 		return err
 	}
-	if !auth.ValidEmail(auth.NormalizeEmail(*b.Email)) {
+	if !auth.ValidEmail(auth.NormalizeEmail(b.Email.v)) {
 		return errInvalidEmail()
 	}
-	u, err := rt.acc.SignInWithPassword(r.Context(), *b.Email, *b.Password)
+	u, err := rt.acc.SignInWithPassword(r.Context(), b.Email.v, b.Password.v)
 	if err != nil {
 		return mapAccountError(err)
 	}
@@ -230,7 +236,7 @@ func (rt *Routes) sendVerificationEmail(w http.ResponseWriter, r *http.Request) 
 	if !rt.acc.RequireEmailVerification() {
 		return errVerificationDisabled()
 	}
-	if err := rt.acc.RequestVerificationEmail(detached(r.Context()), *b.Email, b.CallbackURL); err != nil {
+	if err := rt.acc.RequestVerificationEmail(detached(r.Context()), b.Email.v, b.CallbackURL); err != nil {
 		rt.log.Error("send verification email", "error", err)
 	}
 	writeJSON(w, http.StatusOK, statusResponse{Status: true})
@@ -291,7 +297,7 @@ func (rt *Routes) requestPasswordReset(w http.ResponseWriter, r *http.Request) e
 	if !rt.acc.RequireEmailVerification() {
 		return errResetPasswordDisabled()
 	}
-	if err := rt.acc.RequestPasswordReset(detached(r.Context()), *b.Email, b.RedirectTo); err != nil {
+	if err := rt.acc.RequestPasswordReset(detached(r.Context()), b.Email.v, b.RedirectTo); err != nil {
 		rt.log.Error("send password reset email", "error", err)
 	}
 	writeJSON(w, http.StatusOK, statusResponse{Status: true})
@@ -313,7 +319,7 @@ func (rt *Routes) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if token == "" {
 		return errInvalidToken()
 	}
-	if err := rt.acc.ResetPassword(r.Context(), token, *b.NewPassword); err != nil {
+	if err := rt.acc.ResetPassword(r.Context(), token, b.NewPassword.v); err != nil {
 		return mapAccountError(err)
 	}
 	writeJSON(w, http.StatusOK, statusResponse{Status: true})
@@ -335,7 +341,7 @@ func (rt *Routes) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := required("newPassword", b.NewPassword, "currentPassword", b.CurrentPassword); err != nil {
 		return err
 	}
-	if err := rt.acc.ChangePassword(r.Context(), u.ID, s.ID, *b.CurrentPassword, *b.NewPassword, b.RevokeOtherSessions); err != nil {
+	if err := rt.acc.ChangePassword(r.Context(), u.ID, s.ID, b.CurrentPassword.v, b.NewPassword.v, b.RevokeOtherSessions); err != nil {
 		return mapAccountError(err)
 	}
 	writeJSON(w, http.StatusOK, changePasswordResponse{User: u})

@@ -79,33 +79,33 @@ func (rt *Routes) endpoints() []endpoint {
 	return []endpoint{
 		{method: http.MethodPost, path: "/sign-up/email", operationID: "signUpEmail", summary: "Sign up with email and password",
 			description: "Creates a user with an email and a password and signs it in (Set-Cookie), unless email verification is required (SMTP configured): then a verification mail is sent and `token` is null. 3 requests per 10 s per IP.",
-			body: signUpBody{}, response: signUpResponse{}, errors: []int{400, 403, 422, 429}, handle: rt.signUp},
+			body:        signUpBody{}, response: signUpResponse{}, errors: []int{400, 403, 422, 429}, handle: rt.signUp},
 		{method: http.MethodPost, path: "/sign-in/email", operationID: "signInEmail", summary: "Sign in with email and password",
 			description: "Checks the credentials and opens a session (Set-Cookie `better-auth.session_token`; the raw token is also in the body and the `set-auth-token` header for bearer use). 3 requests per 10 s per IP.",
-			body: signInBody{}, response: signInResponse{}, errors: []int{400, 401, 403, 429}, handle: rt.signIn},
+			body:        signInBody{}, response: signInResponse{}, errors: []int{400, 401, 403, 429}, handle: rt.signIn},
 		{method: http.MethodPost, path: "/sign-out", operationID: "signOut", summary: "Sign out",
 			description: "Deletes the current session and clears the session cookie.",
-			response: successResponse{}, session: true, errors: []int{400, 403, 429}, handle: rt.signOut},
+			response:    successResponse{}, session: true, errors: []int{400, 403, 429}, handle: rt.signOut},
 		{method: http.MethodGet, path: "/get-session", operationID: "getSession", summary: "Get the current session",
 			description: "Returns the session and user of the session cookie (or bearer session token), or JSON `null` when there is none. Sessions are renewed (new expiry, cookie sent again) once a day.",
-			query:    []queryParam{{"disableRefresh", "`true` to read the session without renewing it"}},
-			response: sessionResponse{}, session: true, errors: []int{429}, handle: rt.getSession},
+			query:       []queryParam{{"disableRefresh", "`true` to read the session without renewing it"}},
+			response:    sessionResponse{}, session: true, errors: []int{429}, handle: rt.getSession},
 		{method: http.MethodPost, path: "/send-verification-email", operationID: "sendVerificationEmail", summary: "Send a verification email",
 			description: "Mails a new verification link when the address belongs to an unverified user. Always answers `{status:true}` (no account enumeration). Needs SMTP.",
-			body: sendVerificationBody{}, response: statusResponse{}, errors: []int{400, 403, 429}, handle: rt.sendVerificationEmail},
+			body:        sendVerificationBody{}, response: statusResponse{}, errors: []int{400, 403, 429}, handle: rt.sendVerificationEmail},
 		{method: http.MethodGet, path: "/verify-email", operationID: "verifyEmail", summary: "Verify an email address",
 			description: "Consumes the token of a verification link, marks the address verified and signs the user in; redirects (302) to `callbackURL` when given (with `?error=invalid_token` on failure).",
-			query:    []queryParam{{"token", "The token of the verification link"}, {"callbackURL", "Where to redirect afterwards (path or trusted origin)"}},
-			response: verifyEmailResponse{}, redirect: true, errors: []int{401, 403, 429}, handle: rt.verifyEmail},
+			query:       []queryParam{{"token", "The token of the verification link"}, {"callbackURL", "Where to redirect afterwards (path or trusted origin)"}},
+			response:    verifyEmailResponse{}, redirect: true, errors: []int{401, 403, 429}, handle: rt.verifyEmail},
 		{method: http.MethodPost, path: "/request-password-reset", operationID: "requestPasswordReset", summary: "Request a password reset link",
 			description: "Mails a one-hour reset link (`<APP_URL>/reset-password?token=…`, or `redirectTo?token=…`) when the address belongs to a user. Always answers `{status:true}`. Needs SMTP.",
-			body: requestResetBody{}, response: statusResponse{}, errors: []int{400, 403, 429}, handle: rt.requestPasswordReset},
+			body:        requestResetBody{}, response: statusResponse{}, errors: []int{400, 403, 429}, handle: rt.requestPasswordReset},
 		{method: http.MethodPost, path: "/reset-password", operationID: "resetPassword", summary: "Reset a password with a reset token",
 			description: "Sets a new password with the token of a reset link and ends every session of the user.",
-			body: resetPasswordBody{}, response: statusResponse{}, errors: []int{400, 403, 429}, handle: rt.resetPassword},
+			body:        resetPasswordBody{}, response: statusResponse{}, errors: []int{400, 403, 429}, handle: rt.resetPassword},
 		{method: http.MethodPost, path: "/change-password", operationID: "changePassword", summary: "Change the password of the signed-in user",
 			description: "Checks the current password and sets a new one; with `revokeOtherSessions` every other session of the user ends. 3 requests per 10 s per IP.",
-			body: changePasswordBody{}, response: changePasswordResponse{}, session: true, errors: []int{400, 401, 403, 429}, handle: rt.changePassword},
+			body:        changePasswordBody{}, response: changePasswordResponse{}, session: true, errors: []int{400, 401, 403, 429}, handle: rt.changePassword},
 	}
 }
 
@@ -197,17 +197,6 @@ func jsonErrorMessage(err error) string {
 		return "[body." + typeErr.Field + "] expected " + typeErr.Type.String()
 	}
 	return "malformed JSON"
-}
-
-// required reports the first missing required field as a VALIDATION_ERROR.
-func required(fields ...any) error {
-	for i := 0; i+1 < len(fields); i += 2 {
-		name, _ := fields[i].(string)
-		if p, ok := fields[i+1].(*string); ok && p == nil {
-			return validationError("[body." + name + "] Invalid input: expected string, received undefined")
-		}
-	}
-	return nil
 }
 
 // sessionCookies sets the cookies of a new or renewed session, and the bearer plugin's set-auth-token header.
