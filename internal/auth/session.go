@@ -202,12 +202,17 @@ func (a *Accounts) SessionFromRequest(r *http.Request, noRefresh bool) (*Session
 	return a.SessionFor(r.Context(), token, noRefresh)
 }
 
+// errSessionLookup is the 401 detail when sessions cannot be read (the pipeline's own wording).
+var errSessionLookup = errors.New("Invalid or missing session") //lint:ignore ST1005 shown to clients as the 401 detail
+
 // Authenticate is the session strategy of the pipeline: a valid session cookie or bearer session token
 // gives a session principal; anything else is (nil, nil), so the pipeline answers 401 itself.
 func (a *Accounts) Authenticate(r *http.Request) (*Principal, error) {
 	s, u, _, err := a.SessionFromRequest(r, false)
 	if err != nil {
-		return nil, err
+		// The pipeline turns a plain error into a 401 showing its text: keep the cause in the logs only.
+		a.log.Error("session lookup failed", "path", r.URL.Path, "error", err)
+		return nil, errSessionLookup
 	}
 	if s == nil {
 		return nil, nil

@@ -8,5 +8,6 @@ func FromConfig(cfg *config.Config) Sender {
 	if !cfg.SMTPEnabled() {
 		return nil
 	}
-	return &SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser, Password: cfg.SMTPPass, From: cfg.SMTPFrom}
+	return &SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser, Password: cfg.SMTPPass, From: cfg.SMTPFrom,
+		ImplicitTLS: cfg.SMTPPort == 465}
 }

@@ -13,19 +13,21 @@ import (
 	"time"
 )
 
-// SMTP sends messages through one SMTP server (SMTP_HOST/PORT/USER/PASS/FROM). Port 465 speaks TLS from
-// the first byte; any other port upgrades with STARTTLS whenever the server offers it. Credentials are sent
+// SMTP sends messages through one SMTP server (SMTP_HOST/PORT/USER/PASS/FROM). With ImplicitTLS (port 465)
+// the connection speaks TLS from the first byte; otherwise it upgrades with STARTTLS whenever the server
+// offers it. Credentials are sent
 // with AUTH PLAIN or LOGIN (whichever the server offers, PLAIN first), and only over TLS or to a loopback
 // server, never in clear text across a network.
 type SMTP struct {
-	Host      string
-	Port      int
-	Username  string
-	Password  string
-	From      string        // default sender, used when Message.From is empty
-	LocalName string        // EHLO name ("localhost" when empty)
-	Timeout   time.Duration // whole-conversation limit (30 s when zero)
-	TLSConfig *tls.Config   // nil verifies the server certificate for Host against the system roots
+	Host        string
+	Port        int
+	Username    string
+	Password    string
+	From        string        // default sender, used when Message.From is empty
+	ImplicitTLS bool          // TLS from the first byte (SMTPS, port 465)
+	LocalName   string        // EHLO name ("localhost" when empty)
+	Timeout     time.Duration // whole-conversation limit (30 s when zero)
+	TLSConfig   *tls.Config   // nil verifies the server certificate for Host against the system roots
 }
 
 // Send implements Sender.
@@ -62,8 +64,7 @@ func (s *SMTP) deliver(ctx context.Context, from, to string, body []byte) error 
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
 	}
-	implicitTLS := s.Port == 465
-	if implicitTLS {
+	if s.ImplicitTLS {
 		tc := tls.Client(conn, s.tlsConfig())
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = conn.Close()
@@ -84,7 +85,7 @@ func (s *SMTP) deliver(ctx context.Context, from, to string, body []byte) error 
 	if err := c.Hello(local); err != nil {
 		return err
 	}
-	if !implicitTLS {
+	if !s.ImplicitTLS {
 		if ok, _ := c.Extension("STARTTLS"); ok {
 			if err := c.StartTLS(s.tlsConfig()); err != nil {
 				return fmt.Errorf("starttls: %w", err)

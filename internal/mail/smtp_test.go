@@ -19,7 +19,10 @@ func TestSMTPSend(t *testing.T) {
 		wantErr  string
 		wantTLS  bool
 		wantUser string
+		implicit bool
 	}{
+		{name: "implicit TLS (SMTPS)", server: mailtest.Options{Username: "u", Password: "p", TLS: true},
+			user: "u", pass: "p", wantTLS: true, wantUser: "u", implicit: true},
 		{name: "STARTTLS then AUTH PLAIN", server: mailtest.Options{Username: "u", Password: "p", STARTTLS: true},
 			user: "u", pass: "p", wantTLS: true, wantUser: "u"},
 		{name: "AUTH LOGIN when PLAIN is not offered", server: mailtest.Options{Username: "u", Password: "p", STARTTLS: true, Mechs: []string{"LOGIN"}},
@@ -36,7 +39,7 @@ func TestSMTPSend(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := mailtest.Start(t, tt.server)
 			s := &mail.SMTP{Host: srv.Host(), Port: srv.Port(), Username: tt.user, Password: tt.pass,
-				From: "Appstrate <noreply@example.com>", TLSConfig: srv.ClientTLSConfig()}
+				From: "Appstrate <noreply@example.com>", TLSConfig: srv.ClientTLSConfig(), ImplicitTLS: tt.implicit}
 			msg, err := mail.VerificationEmail("fr", "alice@example.com", mail.LinkData{Name: "Alice", URL: "https://app.example.com/verify?token=abc&x=1"})
 			if err != nil {
 				t.Fatal(err)

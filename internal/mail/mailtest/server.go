@@ -30,6 +30,7 @@ type Options struct {
 	Username string // expected AUTH credentials; empty accepts any
 	Password string
 	STARTTLS bool     // advertise and support STARTTLS
+	TLS      bool     // speak TLS from the first byte (SMTPS)
 	Mechs    []string // AUTH mechanisms advertised (default PLAIN LOGIN)
 }
 
@@ -67,7 +68,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("mailtest: listen: %v", err)
 	}
 	s := &Server{opts: opts, ln: ln}
-	if opts.STARTTLS {
+	if opts.STARTTLS || opts.TLS {
 		if err := s.makeCert(); err != nil {
 			t.Fatalf("mailtest: certificate: %v", err)
 		}
@@ -177,6 +178,13 @@ func (ss *session) readLine() (string, error) {
 
 func (s *Server) serve(conn net.Conn) {
 	ss := &session{s: s, conn: conn, r: bufio.NewReader(conn)}
+	if s.opts.TLS {
+		tc := tls.Server(conn, s.tls)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		ss.conn, ss.r, ss.tls = tc, bufio.NewReader(tc), true
+	}
 	ss.reply(220, "mailtest ESMTP ready")
 	for {
 		line, err := ss.readLine()
