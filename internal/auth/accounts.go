@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -141,10 +142,15 @@ func (a *Accounts) IsTrustedURL(raw string) bool {
 		return true
 	}
 	if strings.HasPrefix(raw, "/") {
-		return !strings.HasPrefix(raw, "//") && !strings.HasPrefix(raw, "/\\") && !strings.ContainsAny(raw, "\r\n\t")
+		lower := strings.ToLower(raw)
+		return !strings.HasPrefix(lower, "//") && !strings.HasPrefix(lower, "/\\") && !strings.HasPrefix(lower, "/%2f") &&
+			!strings.HasPrefix(lower, "/%5c") && relativePath.MatchString(raw)
 	}
 	return a.IsTrustedOrigin(originOf(raw))
 }
+
+// relativePath is the shape of the relative callback URLs Better Auth accepts.
+var relativePath = regexp.MustCompile(`^/[\w\-.+/@]*(\?[\w\-.+/=&%@]*)?$`)
 
 // AbsoluteURL resolves a trusted callback (possibly a path) against APP_URL.
 func (a *Accounts) AbsoluteURL(raw string) string {
