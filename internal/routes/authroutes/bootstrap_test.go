@@ -101,8 +101,17 @@ func TestBootstrapRedeemUnavailableAndConflicts(t *testing.T) {
 		if p := res.Problem(t); res.Status != 409 || p.Code != "bootstrap_user_exists" {
 			t.Fatalf("existing user: %d %+v", res.Status, p)
 		}
-		// The failed attempt did not spend the token.
-		expectStatus(t, redeem(newClient(e), bootstrapToken, "fresh@example.com"), 200)
+		// The failed attempt did not spend the token; the platform's own hook creates the organization.
+		c := newClient(e)
+		res = redeem(c, bootstrapToken, "fresh@example.com")
+		expectStatus(t, res, 200)
+		var out struct{ UserID, OrgID string }
+		res.JSON(t, &out)
+		var role string
+		if err := e.DB.QueryRowContext(context.Background(), `SELECT role FROM org_members WHERE org_id = ? AND user_id = ?`, out.OrgID, out.UserID).Scan(&role); err != nil || role != "owner" {
+			t.Fatalf("bootstrap organization %s: role %q %v", res.Body, role, err)
+		}
+		expectStatus(t, c.do("GET", "/api/orgs/"+out.OrgID, nil), 200)
 	})
 }
 
