@@ -51,7 +51,9 @@ func validKey(key string) bool {
 	return true
 }
 
-func validName(s string) bool { return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "\\\x00") }
+func validName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "\\\x00")
+}
 
 // Put writes data atomically (temp file + rename).
 func (s *FS) Put(_ context.Context, bucket, key string, data []byte) error {
