@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/appstrate/appstrate-go/internal/auth"
+	"github.com/appstrate/appstrate-go/internal/blob"
 	"github.com/appstrate/appstrate-go/internal/config"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
 	"github.com/appstrate/appstrate-go/internal/mail"
+	"github.com/appstrate/appstrate-go/internal/packages"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
 	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
 	"github.com/appstrate/appstrate-go/internal/routes/applications"
@@ -21,6 +23,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/invite"
 	"github.com/appstrate/appstrate-go/internal/routes/me"
 	"github.com/appstrate/appstrate-go/internal/routes/orgs"
+	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
 	"github.com/appstrate/appstrate-go/internal/version"
@@ -42,6 +45,8 @@ type App struct {
 	Applications *tenancy.Applications // applications of an organization
 	APIKeys      *auth.APIKeys         // API keys; also the first authentication strategy
 	Accounts     *auth.Accounts        // users, passwords, sessions (Better Auth compatible); the session strategy
+	Blobs        blob.Store            // object storage (package archives): FS_STORAGE_PATH
+	Registry     *packages.Registry    // package registry: drafts, versions, dist-tags, imports, downloads
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -62,7 +67,22 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if _, err := a.APIKeys.Startup(ctx); err != nil { // revoke keys that expired while down
 		logger.Warn("startup: expired api keys not revoked", "error", err)
 	}
+	a.SyncSystemPackages(ctx)
 	return a, nil
+}
+
+// SyncSystemPackages loads the packages embedded in the binary into the database and the blob store
+// (PACKAGES.md §3.2; skipped when unchanged since the last boot). Failures are logged, never fatal: the
+// platform serves without the packages that could not be synced.
+func (a *App) SyncSystemPackages(ctx context.Context) {
+	res, err := packages.SyncSystem(ctx, a.DB, blob.NewFS(a.Config.FSStoragePath), packages.System(), a.Logger)
+	if err != nil {
+		a.Logger.Error("startup: system packages not fully synced", "error", err)
+		return
+	}
+	a.Logger.Debug("startup: system packages synced", "skipped", res.Skipped, "versionsInserted", res.VersionsInserted,
+		"versionsReplaced", res.VersionsReplaced, "draftsUpdated", res.DraftsUpdated, "blobsWritten", res.BlobsWritten,
+		"duration", res.Duration.String())
 }
 
 // Assemble builds the services and routes over an already open database (tests pass their own).
@@ -109,13 +129,15 @@ func (a *App) buildServices() {
 	a.Accounts.HasPendingInvitation = a.Orgs.HasPendingInvitation
 	a.Accounts.CreateBootstrapOrg = a.Orgs.CreateBootstrapOrg
 	a.Orgs.SendInvitation = tenancy.InvitationMailer(mail.FromConfig(a.Config), a.Config.AppURL)
+	a.Blobs = blob.NewFS(a.Config.FSStoragePath)
+	a.Registry = packages.NewRegistry(a.DB, a.Blobs, a.Logger)
 }
 
 // registerRoutes adds every operation of the platform. Each area registers its own routes here.
 func (a *App) registerRoutes() {
 	a.HTTP.RegisterHealth(httpapi.HealthChecks{
 		Database:     a.DB.Ping,
-		AgentsLoaded: func(context.Context) bool { return false }, // no system agents are bundled yet
+		AgentsLoaded: func(context.Context) bool { return len(packages.System().List(packages.TypeAgent)) > 0 }, // none ship yet
 	})
 	authroutes.Register(a.HTTP, a.Accounts, a.Limiter, a.Logger)
 	orgs.Register(a.HTTP.API(), a.Orgs)
@@ -124,6 +146,9 @@ func (a *App) registerRoutes() {
 	apikeys.Register(a.HTTP.API(), a.APIKeys)
 	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL})
 	me.Register(a.HTTP.API(), me.Deps{Profiles: auth.Profiles{DB: a.DB}, Pins: tenancy.AppProfilePins{DB: a.DB}})
+	// The agents area serves the rich agent detail; set AgentDetailElsewhere when it registers
+	// GET /api/packages/agents/{scope}/{name} (and its {id} alias) itself.
+	pkgroutes.Register(a.HTTP.API(), pkgroutes.Deps{Registry: a.Registry, Limiter: a.Limiter, Logger: a.Logger})
 }
 
 // Close waits for background writes and releases the database.
