@@ -531,8 +531,8 @@ func TestSystemTools(t *testing.T) {
 	scope := field{"scope", "string", false, enum("actor", "shared")}
 	tests := []struct {
 		id, version, schemaVersion, toolName string
-		fields                                []field
-		description                           string // must appear in tool.description
+		fields                               []field
+		description                          string // must appear in tool.description
 	}{
 		{"@appstrate/output", "1.0.0", "1.1", "output", []field{{"data", "object", true, nil}}, "at least once"},
 		{"@appstrate/output", "2.0.0", "1.1", "output", []field{{"data", "object", true, nil}}, "exactly once"},
