@@ -23,6 +23,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/invite"
 	"github.com/appstrate/appstrate-go/internal/routes/me"
 	"github.com/appstrate/appstrate-go/internal/routes/orgs"
+	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
 	"github.com/appstrate/appstrate-go/internal/version"
@@ -44,6 +45,8 @@ type App struct {
 	Applications *tenancy.Applications // applications of an organization
 	APIKeys      *auth.APIKeys         // API keys; also the first authentication strategy
 	Accounts     *auth.Accounts        // users, passwords, sessions (Better Auth compatible); the session strategy
+	Blobs        blob.Store            // object storage (package archives): FS_STORAGE_PATH
+	Registry     *packages.Registry    // package registry: drafts, versions, dist-tags, imports, downloads
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -126,6 +129,8 @@ func (a *App) buildServices() {
 	a.Accounts.HasPendingInvitation = a.Orgs.HasPendingInvitation
 	a.Accounts.CreateBootstrapOrg = a.Orgs.CreateBootstrapOrg
 	a.Orgs.SendInvitation = tenancy.InvitationMailer(mail.FromConfig(a.Config), a.Config.AppURL)
+	a.Blobs = blob.NewFS(a.Config.FSStoragePath)
+	a.Registry = packages.NewRegistry(a.DB, a.Blobs, a.Logger)
 }
 
 // registerRoutes adds every operation of the platform. Each area registers its own routes here.
@@ -141,6 +146,9 @@ func (a *App) registerRoutes() {
 	apikeys.Register(a.HTTP.API(), a.APIKeys)
 	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL})
 	me.Register(a.HTTP.API(), me.Deps{Profiles: auth.Profiles{DB: a.DB}, Pins: tenancy.AppProfilePins{DB: a.DB}})
+	// The agents area serves the rich agent detail; set AgentDetailElsewhere when it registers
+	// GET /api/packages/agents/{scope}/{name} (and its {id} alias) itself.
+	pkgroutes.Register(a.HTTP.API(), pkgroutes.Deps{Registry: a.Registry, Limiter: a.Limiter, Logger: a.Logger})
 }
 
 // Close waits for background writes and releases the database.
