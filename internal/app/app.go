@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 // (PACKAGES.md §3.2; skipped when unchanged since the last boot). Failures are logged, never fatal: the
 // platform serves without the packages that could not be synced.
 func (a *App) SyncSystemPackages(ctx context.Context) {
-	res, err := packages.SyncSystem(ctx, a.DB, blob.NewFS(a.Config.FSStoragePath), packages.System(), a.Logger)
+	res, err := packages.SyncSystem(ctx, a.DB, a.Blobs, packages.System(), a.Logger)
 	if err != nil {
 		a.Logger.Error("startup: system packages not fully synced", "error", err)
 		return
