@@ -37,6 +37,7 @@ func NewRoot() *cobra.Command {
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd())
 	root.AddCommand(newPackageCmd())
+	root.AddCommand(newSecretsCmd())
 	return root
 }
 
