@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -480,8 +481,14 @@ func (r *Registry) draftFiles(ctx context.Context, q store.Querier, p *Package) 
 	default:
 		return nil, fmt.Errorf("read draft archive of %s: %w", p.ID, err)
 	}
+	// The row is authoritative, but PostgreSQL jsonb re-orders members: keep the stored file's exact bytes when
+	// it holds the same document.
 	manifest := compactJSON(p.DraftManifest)
-	files[afps.ManifestFile] = manifest
+	if stored, ok := files[afps.ManifestFile]; !ok || !sameJSONDocument(stored, manifest) {
+		files[afps.ManifestFile] = manifest
+	} else {
+		manifest = stored
+	}
 	m, _ := afps.ParseManifest(manifest)
 	switch p.Type {
 	case TypeAgent:
@@ -498,6 +505,19 @@ func (r *Registry) draftFiles(ctx context.Context, q store.Querier, p *Package) 
 		}
 	}
 	return files, nil
+}
+
+// sameJSONDocument reports whether two JSON texts hold the same document (member order aside).
+func sameJSONDocument(a, b []byte) bool {
+	decode := func(raw []byte) (any, bool) {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		return v, dec.Decode(&v) == nil
+	}
+	x, okX := decode(a)
+	y, okY := decode(b)
+	return okX && okY && reflect.DeepEqual(x, y)
 }
 
 // putDraftFiles stores the draft files of p (journaled).

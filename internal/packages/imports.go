@@ -79,6 +79,13 @@ func (r *Registry) Import(ctx context.Context, c Caller, filename string, data [
 				return regConflict("draft_overwrite", id+" has unpublished draft changes: import with ?force=true to overwrite them")
 			}
 		}
+		manifest := string(compactJSON(pkg.Manifest.Raw))
+		if existing == nil {
+			p.DraftManifest, p.DraftContent, p.UpdatedAt = []byte(manifest), pkg.Content(), t
+			if err := insertPackage(ctx, tx, p); err != nil {
+				return err
+			}
+		}
 		res, err := r.publish(ctx, tx, j, p, pkg.Manifest, archive, c.UserID, publishOptions{at: t, force: force})
 		var re *RegistryError
 		if errors.As(err, &re) && strings.HasPrefix(re.Code, "version_") {
@@ -91,18 +98,18 @@ func (r *Registry) Import(ctx context.Context, c Caller, filename string, data [
 			return regConflict("integrity_mismatch", fmt.Sprintf("Version %s of %s already exists with a different integrity: "+
 				"import with ?force=true to replace it", res.Version.Version, id))
 		}
-		manifest := string(compactJSON(pkg.Manifest.Raw))
-		if existing == nil {
-			p.DraftManifest, p.DraftContent, p.UpdatedAt = []byte(manifest), pkg.Content(), t
-			if err := insertPackage(ctx, tx, p); err != nil {
+		unchanged := existing != nil && res.Outcome == Reused && existing.DraftContent == pkg.Content() &&
+			sameJSONDocument(existing.DraftManifest, []byte(manifest))
+		if existing != nil && !unchanged {
+			if _, err := tx.ExecContext(ctx, `UPDATE packages SET draft_manifest = ?, draft_content = ?, lock_version = lock_version + 1,
+				updated_at = ? WHERE id = ?`, manifest, pkg.Content(), t, id); err != nil {
+				return fmt.Errorf("update draft of %s: %w", id, err)
+			}
+		}
+		if !unchanged {
+			if err := r.putDraftFiles(ctx, j, p, pkg.Files); err != nil {
 				return err
 			}
-		} else if _, err := tx.ExecContext(ctx, `UPDATE packages SET draft_manifest = ?, draft_content = ?, lock_version = lock_version + 1,
-			updated_at = ? WHERE id = ?`, manifest, pkg.Content(), t, id); err != nil {
-			return fmt.Errorf("update draft of %s: %w", id, err)
-		}
-		if err := r.putDraftFiles(ctx, j, p, pkg.Files); err != nil {
-			return err
 		}
 		if typ == TypeProvider {
 			if err := regEnableProvider(ctx, tx, c.AppID, id); err != nil {
