@@ -406,7 +406,11 @@ type idemLogBuffer struct {
 	buf bytes.Buffer
 }
 
-func (b *idemLogBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Write(p) }
+func (b *idemLogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
 
 func (b *idemLogBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
