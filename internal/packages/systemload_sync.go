@@ -73,13 +73,14 @@ func SyncSystem(ctx context.Context, db *store.DB, blobs blob.Store, cat *System
 		res.Skipped = true
 		return res, ensureSystemBlobs(ctx, blobs, cat, res, nil)
 	}
-	// Pack everything in parallel, then make sure every archive is in the blob store (concurrently: a first boot
-	// writes ~130 files), so the per-package transactions below only rewrite what changed.
-	if err := cat.packAll(); err != nil {
-		return res, err
-	}
+	// Make sure every archive is in the blob store first, concurrently (a first boot packs and writes ~130
+	// files: deflating overlaps with the fsyncs), then pack what is left in parallel, so the per-package
+	// transactions below only rewrite what changed.
 	written := map[string]bool{}
 	if err := ensureSystemBlobs(ctx, blobs, cat, res, written); err != nil {
+		return res, err
+	}
+	if err := cat.packAll(); err != nil {
 		return res, err
 	}
 	now := isotime.Now()
@@ -354,10 +355,14 @@ func ensureSystemBlobs(ctx context.Context, blobs blob.Store, cat *SystemCatalog
 // systemBlobWorkers bounds the concurrent blob store calls of ensureSystemBlobs.
 const systemBlobWorkers = 8
 
-// refreshSystemBlob writes an archive whose stored bytes may be stale, unless this sync already wrote it.
+// refreshSystemBlob writes an archive whose stored bytes may be stale (a row written now over a blob store
+// that outlived its database), unless this sync already wrote it or the stored bytes are the same.
 func refreshSystemBlob(ctx context.Context, blobs blob.Store, written map[string]bool, bucket, key string, data []byte,
 	out *SystemSyncResult) error {
 	if written[bucket+"/"+key] {
+		return nil
+	}
+	if stored, err := blobs.Get(ctx, bucket, key); err == nil && bytes.Equal(stored, data) {
 		return nil
 	}
 	if err := blobs.Put(ctx, bucket, key, data); err != nil {
