@@ -366,3 +366,30 @@ func TestSyncSystemLeavesOrgPackagesAlone(t *testing.T) {
 		}
 	})
 }
+
+// A blob store that outlived its database may hold other bytes under a system key: the rows written now must
+// describe what is served, so those archives are rewritten.
+func TestSyncSystemRewritesStaleArchives(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		blobs := blob.NewFS(t.TempDir())
+		versionKey := VersionKey("@appstrate/gmail", "1.0.0")
+		draftKey := DraftKey("", TypeProvider, "@appstrate/gmail")
+		for _, k := range [][2]string{{BucketVersions, versionKey}, {BucketLibrary, draftKey}} {
+			if err := blobs.Put(ctx, k[0], k[1], []byte("left over")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res := mustSync(t, db, blobs, System())
+		if res.BlobsWritten != 66+65 {
+			t.Errorf("blobs written = %d", res.BlobsWritten)
+		}
+		p, _ := System().Get("@appstrate/gmail")
+		for _, k := range [][2]string{{BucketVersions, versionKey}, {BucketLibrary, draftKey}} {
+			stored, err := blobs.Get(ctx, k[0], k[1])
+			if err != nil || !afps.VerifySRI(stored, p.Integrity()) {
+				t.Errorf("%s/%s still stale", k[0], k[1])
+			}
+		}
+	})
+}
