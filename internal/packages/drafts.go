@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"sort"
@@ -619,6 +620,12 @@ func setJSONMember(obj []byte, key string, value any, first bool) ([]byte, error
 			return nil, err
 		}
 		members = append(members, member{k, raw})
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, errors.New("unterminated JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("data after the JSON object")
 	}
 	encoded, err := marshalNoEscape(value)
 	if err != nil {

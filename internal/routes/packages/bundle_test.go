@@ -121,7 +121,10 @@ func TestImportBundle(t *testing.T) {
 		if codes["@acme/helper@1.0.0"] != "integrity_mismatch" || codes["@other/theirs@1.0.0"] != "foreign_org_owner" || len(codes) != 2 {
 			t.Fatalf("conflicts: %s", r.Body)
 		}
-		expect(t, acme.do(http.MethodGet, "/api/packages/agents/@acme/flow2", nil), 404, "not_found")
+		var n int
+		if err := e.DB.QueryRowContext(t.Context(), `SELECT count(*) FROM packages WHERE id = '@acme/flow2'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("conflicting bundle left rows: %d %v", n, err)
+		}
 
 		// A lower version of an existing package is a conflict too.
 		r = acme.upload("/api/packages/import-bundle", "file", "x.afps-bundle",

@@ -56,9 +56,12 @@ func TestCreateEveryType(t *testing.T) {
 				if (typ == "agent") != (list.Data[0].UsedByAgents == nil) {
 					t.Fatalf("usedByAgents: %+v", list.Data[0])
 				}
+				// The agent detail is the agents area's rich shape (API.md §5 item 8): check the common members only.
 				d := decode[detailBody](t, acme.do(http.MethodGet, "/api/packages/"+typ+"s/"+id, nil))
-				if d.ID != id || d.VersionCount != 1 || d.HasUnarchivedChanges || d.LatestVersion == nil || *d.LatestVersion != "1.0.0" ||
-					d.DistTags["latest"] != "1.0.0" || d.LockVersion != 1 {
+				if d.ID != id || d.VersionCount != 1 || d.HasUnarchivedChanges || d.LockVersion != 1 {
+					t.Fatalf("detail: %+v", d)
+				}
+				if typ != "agent" && (d.LatestVersion == nil || *d.LatestVersion != "1.0.0" || d.DistTags["latest"] != "1.0.0") {
 					t.Fatalf("detail: %+v", d)
 				}
 				if typ == "tool" && (d.SourceCode == nil || *d.SourceCode != toolSource || d.DraftContent != "# Echo\n") {
@@ -150,9 +153,9 @@ func TestCreateErrors(t *testing.T) {
 func TestUpdateLockVersion(t *testing.T) {
 	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
 		acme := newTenant(t, e, "acme")
-		id := acme.createPackage(t, "agent", "bot", "1.0.0")
-		item := "/api/packages/agents/" + id
-		newPrompt := "A new prompt"
+		id := acme.createPackage(t, "skill", "tone", "1.0.0")
+		item := "/api/packages/skills/" + id
+		newPrompt := skillText + "A new body"
 		r := acme.do(http.MethodPut, item, map[string]any{"content": newPrompt, "lockVersion": 1})
 		expect(t, r, http.StatusOK, "")
 		if got := decode[struct {
@@ -165,14 +168,14 @@ func TestUpdateLockVersion(t *testing.T) {
 			t.Fatalf("detail after update: %+v", d)
 		}
 		// Stale lockVersion.
-		expect(t, acme.do(http.MethodPut, item, map[string]any{"content": "x", "lockVersion": 1}), 409, "conflict")
+		expect(t, acme.do(http.MethodPut, item, map[string]any{"content": skillText + "x", "lockVersion": 1}), 409, "conflict")
 		// Name change refused; missing lockVersion is a validation error.
-		m := agentManifest("acme", "renamed", "1.0.0")
+		m := skillManifest("acme", "renamed", "1.0.0")
 		expect(t, acme.do(http.MethodPut, item, map[string]any{"manifest": m, "lockVersion": 2}), 400, "invalid_request")
 		expect(t, acme.do(http.MethodPut, item, map[string]any{"content": "x"}), 400, "validation_failed")
 		// An invalid manifest on update.
-		bad := agentManifest("acme", "bot", "1.0.0")
-		bad["timeout"] = -1
+		bad := skillManifest("acme", "tone", "1.0.0")
+		bad["keywords"] = "not a list"
 		expect(t, acme.do(http.MethodPut, item, map[string]any{"manifest": bad, "lockVersion": 2}), 400, "validation_failed")
 
 		// Two concurrent PUTs with the same lockVersion: exactly one wins.
@@ -185,7 +188,7 @@ func TestUpdateLockVersion(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					r := e.Do(apptest.Request{Method: http.MethodPut, Path: item, Headers: acme.headers(),
-						Body: map[string]any{"content": "writer " + string(rune('a'+i)), "lockVersion": d.LockVersion}})
+						Body: map[string]any{"content": skillText + "writer " + string(rune('a'+i)), "lockVersion": d.LockVersion}})
 					statuses[i] = r.Status
 				}()
 			}

@@ -60,10 +60,12 @@ func TestRoundTrip(t *testing.T) {
 		if len(versions.Versions) != 1 || versions.Versions[0].Integrity != integrity || versions.Versions[0].ArtifactSize != int64(len(archive)) {
 			t.Fatalf("versions: %+v", versions)
 		}
-		// The draft holds every file: the extra reference file survives.
 		d := decode[detailBody](t, acme.do(http.MethodGet, "/api/packages/agents/@acme/digest", nil))
-		if d.DraftContent != string(files["prompt.md"]) || d.HasUnarchivedChanges {
+		if d.HasUnarchivedChanges || d.VersionCount != 1 {
 			t.Fatalf("draft: %+v", d)
+		}
+		if v := decode[versionDetailBody](t, acme.do(http.MethodGet, "/api/packages/agents/@acme/digest/versions/1.0.0", nil)); v.Content != string(files["prompt.md"]) {
+			t.Fatalf("version content: %+v", v)
 		}
 
 		// Re-importing the same bytes is idempotent.
