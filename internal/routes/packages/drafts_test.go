@@ -223,6 +223,23 @@ func TestDeletePackage(t *testing.T) {
 			"skills": map[string]string{skill: "^1.0.0"}, "providers": map[string]string{provider: "^1.0.0"}}
 		expect(t, acme.do(http.MethodPost, "/api/packages/agents", agent), 201, "")
 
+		// One dependency row per declared dependency of the published version.
+		rows, err := e.DB.QueryContext(t.Context(), `SELECT d.dep_scope, d.dep_name, d.dep_type, d.version_range
+			FROM package_version_dependencies d JOIN package_versions v ON v.id = d.version_id
+			WHERE v.package_id = '@acme/bot' ORDER BY d.dep_name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deps []string
+		for rows.Next() {
+			var scope, name, typ, rng string
+			rows.Scan(&scope, &name, &typ, &rng)
+			deps = append(deps, scope+"/"+name+" "+typ+" "+rng)
+		}
+		rows.Close()
+		if len(deps) != 2 || deps[0] != "@acme/svc provider ^1.0.0" || deps[1] != "@acme/tone skill ^1.0.0" {
+			t.Fatalf("dependency rows: %v", deps)
+		}
 		list := decode[listBody](t, acme.do(http.MethodGet, "/api/packages/skills", nil))
 		if len(list.Data) != 1 || list.Data[0].UsedByAgents == nil || *list.Data[0].UsedByAgents != 1 {
 			t.Fatalf("usedByAgents: %+v", list)

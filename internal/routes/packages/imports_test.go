@@ -219,3 +219,18 @@ func TestFork(t *testing.T) {
 		expect(t, acme.do(http.MethodPost, "/api/packages/@vendor/none/fork", nil), 404, "not_found")
 	})
 }
+
+// TestImportRateLimit: the import routes allow 10 requests per minute and caller.
+func TestImportRateLimit(t *testing.T) {
+	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
+		acme := newTenant(t, e, "acme")
+		for i := 0; i < 10; i++ {
+			expect(t, acme.do(http.MethodPost, "/api/packages/import-github", map[string]string{"url": "https://gitlab.com/x/y"}), 400, "INVALID_URL")
+		}
+		r := acme.do(http.MethodPost, "/api/packages/import-github", map[string]string{"url": "https://gitlab.com/x/y"})
+		expect(t, r, 429, "rate_limited")
+		if r.Header.Get("Retry-After") == "" {
+			t.Fatal("Retry-After missing")
+		}
+	})
+}
