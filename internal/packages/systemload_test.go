@@ -683,3 +683,43 @@ func copyFS(t *testing.T, src fs.FS) fstest.MapFS {
 	}
 	return out
 }
+
+// The committed provider folders are exactly what the generator writes from the facts and docs.go.
+func TestSystemProvidersAreGenerated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the generator")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go toolchain not in PATH")
+	}
+	out := t.TempDir()
+	cmd := exec.Command(goTool, "run", "system/gen/main.go", "system/gen/docs.go", "-facts", factsPath, "-out", out, "-testdata", "")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, b)
+	}
+	generated := map[string][]byte{}
+	_ = filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(out, p)
+			generated[filepath.ToSlash(rel)], _ = os.ReadFile(p)
+		}
+		return err
+	})
+	committed := map[string][]byte{}
+	providers, _ := fs.Sub(system.FS(), "providers")
+	_ = fs.WalkDir(providers, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			committed[p], _ = fs.ReadFile(providers, p)
+		}
+		return err
+	})
+	if len(generated) != 120 || len(committed) != len(generated) {
+		t.Errorf("generated %d files, committed %d", len(generated), len(committed))
+	}
+	for p, data := range generated {
+		if !bytes.Equal(committed[p], data) {
+			t.Errorf("%s differs from the generator's output: run it again (see system/gen/main.go)", p)
+		}
+	}
+}
