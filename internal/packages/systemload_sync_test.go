@@ -393,3 +393,31 @@ func TestSyncSystemRewritesStaleArchives(t *testing.T) {
 		}
 	})
 }
+
+// Two servers booting at once over one database (and one blob store) agree: no error, no duplicate row.
+func TestSyncSystemConcurrentBoots(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		blobs := blob.NewFS(t.TempDir())
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := SyncSystem(context.Background(), db, blobs, LoadSystemCatalog(system.FS()), quietLogger())
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := count(t, db, `SELECT count(*) FROM package_versions`); n != 66 {
+			t.Errorf("versions = %d", n)
+		}
+		if n := count(t, db, `SELECT count(*) FROM package_dist_tags`); n != 65 {
+			t.Errorf("tags = %d", n)
+		}
+		if n := count(t, db, `SELECT max(lock_version) FROM packages`); n != 1 {
+			t.Errorf("lock_version = %d", n)
+		}
+	})
+}

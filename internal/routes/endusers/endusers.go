@@ -3,6 +3,7 @@ package endusers
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/audit"
 	"github.com/appstrate/appstrate-go/internal/auth"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
+	"github.com/appstrate/appstrate-go/internal/idempotency"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
 	"github.com/appstrate/appstrate-go/internal/types/isotime"
@@ -87,6 +89,9 @@ type Deps struct {
 	EndUsers tenancy.EndUsers
 	Limiter  ratelimit.Limiter
 	AppURL   string // base of the absolute Link URLs
+
+	Idempotency idempotency.Store // Idempotency-Key on create (API.md §3.6); nil = not supported
+	Logger      *slog.Logger      // nil = slog.Default()
 }
 
 type handlers struct{ Deps }
@@ -98,14 +103,14 @@ func Register(api huma.API, d Deps) {
 		return httpapi.RateLimit(d.Limiter, n, httpapi.ByCaller)
 	}
 	errs := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests}
-	httpapi.Register(api, huma.Operation{
+	httpapi.Register(api, httpapi.WithIdempotency(huma.Operation{
 		OperationID: "createEndUser", Method: http.MethodPost, Path: "/api/end-users",
 		Summary: "Create an end-user", Tags: tags, DefaultStatus: http.StatusCreated,
 		Description: "Creates an end-user of the current application together with its Default connection profile. " +
 			"Requires end-users:write. 409 external_id_taken / email_taken on duplicates within the application.",
 		Errors:      append(errs, http.StatusConflict),
 		Middlewares: huma.Middlewares{rl(writeRate), httpapi.Require("end-users:write"), withRequestInfo(d.AppURL)},
-	}, h.create)
+	}, d.Idempotency, d.Logger), h.create)
 	httpapi.Register(api, huma.Operation{
 		OperationID: "listEndUsers", Method: http.MethodGet, Path: "/api/end-users",
 		Summary: "List end-users", Tags: tags,
