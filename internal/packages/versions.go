@@ -155,6 +155,9 @@ func (r *Registry) CreateVersion(ctx context.Context, c Caller, typ, id, version
 			return err
 		}
 		t := regNow()
+		if cur, err := afps.ParseManifest(p.DraftManifest); err == nil && cur.Version == version {
+			version = "" // already the draft's version: nothing to rewrite
+		}
 		if version != "" {
 			if !semver.Valid(version) {
 				return regInvalid("version_invalid", fmt.Sprintf("%q is not a valid semver version", version))
