@@ -13,7 +13,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/blob"
 	"github.com/appstrate/appstrate-go/internal/config"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
-	"github.com/appstrate/appstrate-go/internal/idempotency"
+	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/mail"
 	"github.com/appstrate/appstrate-go/internal/packages"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
@@ -48,9 +48,7 @@ type App struct {
 	Accounts     *auth.Accounts        // users, passwords, sessions (Better Auth compatible); the session strategy
 	Blobs        blob.Store            // object storage (package archives): FS_STORAGE_PATH
 	Registry     *packages.Registry    // package registry: drafts, versions, dist-tags, imports, downloads
-	Idempotency  *idempotency.DB       // Idempotency-Key records of the creation routes (API.md §3.6)
-
-	stopSweeper func() // stops the hourly sweep of expired idempotency keys (set by New)
+	Jobs         *jobs.Client          // durable jobs and periodic jobs (River on this database); Serve starts it
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -67,12 +65,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	if err := jobs.Migrate(ctx, db, logger); err != nil { // River's own tables, beside the store's
+		return nil, errors.Join(fmt.Errorf("open job queue: %w", err), db.Close())
+	}
 	a := Assemble(cfg, logger, db, opts...)
 	if _, err := a.APIKeys.Startup(ctx); err != nil { // revoke keys that expired while down
 		logger.Warn("startup: expired api keys not revoked", "error", err)
 	}
 	a.SyncSystemPackages(ctx)
-	a.stopSweeper = idempotency.StartSweeper(ctx, a.Idempotency, time.Hour, logger) // sweeps at boot, then hourly
 	return a, nil
 }
 
@@ -122,6 +122,7 @@ func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strat
 // buildServices constructs every service and sets the authentication strategies (API key first, then
 // session, as API.md §1 step 9) and the tenancy resolver. Each area adds its construction here.
 func (a *App) buildServices() {
+	a.Jobs = jobs.New(a.DB, jobs.Options{Logger: a.Logger}) // first: services register their workers on it
 	a.APIKeys = auth.NewAPIKeys(a.DB, a.Logger)
 	a.strategies = append(a.strategies, a.APIKeys) // first strategy: Bearer ask_… (API.md §1 step 9b)
 	a.Accounts = auth.NewAccounts(a.DB, auth.OptionsFromConfig(a.Config, mail.FromConfig(a.Config), a.Logger))
@@ -136,7 +137,6 @@ func (a *App) buildServices() {
 	a.Orgs.SendInvitation = tenancy.InvitationMailer(mail.FromConfig(a.Config), a.Config.AppURL)
 	a.Blobs = blob.NewFS(a.Config.FSStoragePath)
 	a.Registry = packages.NewRegistry(a.DB, a.Blobs, a.Logger)
-	a.Idempotency = idempotency.NewDB(a.DB)
 }
 
 // registerRoutes adds every operation of the platform. Each area registers its own routes here.
@@ -150,8 +150,7 @@ func (a *App) registerRoutes() {
 	applications.Register(a.HTTP.API(), a.Applications)
 	invite.Register(a.HTTP.API(), a.Orgs, a.Accounts, a.Limiter)
 	apikeys.Register(a.HTTP.API(), a.APIKeys)
-	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL,
-		Idempotency: a.Idempotency, Logger: a.Logger})
+	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL})
 	me.Register(a.HTTP.API(), me.Deps{Profiles: auth.Profiles{DB: a.DB}, Pins: tenancy.AppProfilePins{DB: a.DB}})
 	// The agents area serves the rich agent detail; set AgentDetailElsewhere when it registers
 	// GET /api/packages/agents/{scope}/{name} (and its {id} alias) itself.
@@ -160,16 +159,17 @@ func (a *App) registerRoutes() {
 
 // Close waits for background writes and releases the database.
 func (a *App) Close() error {
-	if a.stopSweeper != nil {
-		a.stopSweeper()
-	}
 	a.APIKeys.Wait()
 	return a.DB.Close()
 }
 
-// Serve answers HTTP on ln until ctx is cancelled, then drains: new POSTs get 503 shutting_down, in-flight
-// requests get up to ShutdownTimeout to finish, and the listener closes.
+// Serve starts the job client, answers HTTP on ln until ctx is cancelled, then drains: new POSTs get 503
+// shutting_down, in-flight requests get up to ShutdownTimeout to finish, and the listener closes. Running
+// jobs then get up to ShutdownTimeout more before their contexts are cancelled.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if err := a.Jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
 	srv := &http.Server{
 		Handler:           a.HTTP.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -182,7 +182,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve http: %w", err)
+		return errors.Join(fmt.Errorf("serve http: %w", err), a.stopJobs())
 	case <-ctx.Done():
 	}
 	a.Logger.Info("shutting down", "drainTimeout", a.Config.ShutdownTimeout.String())
@@ -197,5 +197,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
-	return err
+	return errors.Join(err, a.stopJobs()) // after the drain: requests may still enqueue jobs
+}
+
+// stopJobs stops the job client: running jobs get ShutdownTimeout to finish, then their contexts are cancelled.
+func (a *App) stopJobs() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	return a.Jobs.Stop(ctx)
 }
