@@ -179,9 +179,9 @@ type gemResponse struct {
 	PromptFeedback *struct {
 		BlockReason string `json:"blockReason"`
 	} `json:"promptFeedback"`
-	UsageMetadata *geminiUsage  `json:"usageMetadata"`
-	ModelVersion  string        `json:"modelVersion"`
-	ResponseID    string        `json:"responseId"`
+	UsageMetadata *geminiUsage    `json:"usageMetadata"`
+	ModelVersion  string          `json:"modelVersion"`
+	ResponseID    string          `json:"responseId"`
 	Error         json.RawMessage `json:"error"`
 }
 

@@ -180,7 +180,9 @@ type chatResponse struct {
 	Error json.RawMessage `json:"error"`
 }
 
-func (c *OpenAIChatClient) url() string { return c.cfg.base(DefaultOpenAIBaseURL) + "/chat/completions" }
+func (c *OpenAIChatClient) url() string {
+	return c.cfg.base(DefaultOpenAIBaseURL) + "/chat/completions"
+}
 
 func (c *OpenAIChatClient) headers() map[string]string {
 	if c.cfg.APIKey == "" {

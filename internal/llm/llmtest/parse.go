@@ -319,8 +319,8 @@ func decodeAnthropic(r *Request) error {
 
 func decodeGemini(r *Request) error {
 	type part struct {
-		Text         string `json:"text"`
-		Thought      bool   `json:"thought"`
+		Text         string    `json:"text"`
+		Thought      bool      `json:"thought"`
 		InlineData   *struct{} `json:"inlineData"`
 		FunctionCall *struct {
 			ID   string          `json:"id"`

@@ -307,7 +307,9 @@ func (rr responsesRenderer) events(a answer, _ Request) []sseOut {
 	return out
 }
 
-func (responsesRenderer) errorBody(status int, typ, msg string) any { return openAIError(status, typ, msg) }
+func (responsesRenderer) errorBody(status int, typ, msg string) any {
+	return openAIError(status, typ, msg)
+}
 
 func (responsesRenderer) streamError(typ, msg string) sseOut {
 	return sseOut{event: "error", data: map[string]any{"type": "error", "code": typ, "message": msg, "param": nil}}
