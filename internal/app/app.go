@@ -13,6 +13,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/blob"
 	"github.com/appstrate/appstrate-go/internal/config"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
+	"github.com/appstrate/appstrate-go/internal/idempotency"
 	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/mail"
 	"github.com/appstrate/appstrate-go/internal/packages"
@@ -49,6 +50,9 @@ type App struct {
 	Blobs        blob.Store            // object storage (package archives): FS_STORAGE_PATH
 	Registry     *packages.Registry    // package registry: drafts, versions, dist-tags, imports, downloads
 	Jobs         *jobs.Client          // durable jobs and periodic jobs (River on this database); Serve starts it
+	Idempotency  *idempotency.DB       // Idempotency-Key records of the creation routes (API.md §3.6)
+
+	stopSweeper func() // stops the hourly sweep of expired idempotency keys (set by New)
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -73,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		logger.Warn("startup: expired api keys not revoked", "error", err)
 	}
 	a.SyncSystemPackages(ctx)
+	a.stopSweeper = idempotency.StartSweeper(ctx, a.Idempotency, time.Hour, logger) // sweeps at boot, then hourly
 	return a, nil
 }
 
@@ -137,6 +142,7 @@ func (a *App) buildServices() {
 	a.Orgs.SendInvitation = tenancy.InvitationMailer(mail.FromConfig(a.Config), a.Config.AppURL)
 	a.Blobs = blob.NewFS(a.Config.FSStoragePath)
 	a.Registry = packages.NewRegistry(a.DB, a.Blobs, a.Logger)
+	a.Idempotency = idempotency.NewDB(a.DB)
 }
 
 // registerRoutes adds every operation of the platform. Each area registers its own routes here.
@@ -150,7 +156,8 @@ func (a *App) registerRoutes() {
 	applications.Register(a.HTTP.API(), a.Applications)
 	invite.Register(a.HTTP.API(), a.Orgs, a.Accounts, a.Limiter)
 	apikeys.Register(a.HTTP.API(), a.APIKeys)
-	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL})
+	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL,
+		Idempotency: a.Idempotency, Logger: a.Logger})
 	me.Register(a.HTTP.API(), me.Deps{Profiles: auth.Profiles{DB: a.DB}, Pins: tenancy.AppProfilePins{DB: a.DB}})
 	// The agents area serves the rich agent detail; set AgentDetailElsewhere when it registers
 	// GET /api/packages/agents/{scope}/{name} (and its {id} alias) itself.
@@ -159,6 +166,9 @@ func (a *App) registerRoutes() {
 
 // Close waits for background writes and releases the database.
 func (a *App) Close() error {
+	if a.stopSweeper != nil {
+		a.stopSweeper()
+	}
 	a.APIKeys.Wait()
 	return a.DB.Close()
 }

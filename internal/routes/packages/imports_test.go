@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/appstrate/appstrate-go/internal/afps"
@@ -90,6 +91,9 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		expect(t, acme.do(http.MethodGet, "/api/packages/@acme/digest/1.0.0/download", nil), 500, "internal_error")
+		if !strings.Contains(e.Logs.String(), "does not match its integrity") {
+			t.Fatal("integrity mismatch not logged")
+		}
 	})
 }
 
