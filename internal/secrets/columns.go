@@ -16,6 +16,7 @@ func (c Column) Name() string { return c.Table + "." + c.Column }
 var Columns = []Column{
 	{Table: "user_provider_connections", Key: []string{"id"}, Column: "credentials_encrypted"},
 	{Table: "application_provider_credentials", Key: []string{"id"}, Column: "credentials_encrypted"},
+	{Table: "oauth_states", Key: []string{"lookup_key"}, Column: "payload_encrypted"},
 	{Table: "model_provider_credentials", Key: []string{"id"}, Column: "credentials_encrypted"},
 	{Table: "org_proxies", Key: []string{"id"}, Column: "url_encrypted"},
 	{Table: "runs", Key: []string{"id"}, Column: "sink_secret_encrypted"},
