@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 )
 
@@ -81,8 +82,14 @@ func (c *AnthropicClient) body(req Request, stream bool) map[string]any {
 		msgs = append(msgs, am)
 	}
 	if req.PromptCaching && len(msgs) > 0 {
-		last := &msgs[len(msgs)-1]
-		last.Content[len(last.Content)-1].CacheControl = &antCache{Type: "ephemeral"}
+		// The breakpoint goes on the last block that may carry one (thinking blocks may not).
+		last := msgs[len(msgs)-1].Content
+		for i := len(last) - 1; i >= 0; i-- {
+			if last[i].Type != "thinking" {
+				last[i].CacheControl = &antCache{Type: "ephemeral"}
+				break
+			}
+		}
 	}
 	maxTokens := req.MaxTokens
 	if maxTokens <= 0 {
@@ -206,6 +213,11 @@ func (c *AnthropicClient) Complete(ctx context.Context, req Request) (*Response,
 	if err != nil {
 		return nil, err
 	}
+	return c.decode(ctx, resp)
+}
+
+// decode reads a whole (non-streamed) response body.
+func (c *AnthropicClient) decode(ctx context.Context, resp *http.Response) (*Response, error) {
 	var ar antResponse
 	if err := readJSON(ctx, resp, &ar); err != nil {
 		return nil, err
@@ -254,6 +266,17 @@ func (c *AnthropicClient) Stream(ctx context.Context, req Request, fn func(Event
 	resp, err := c.cfg.post(ctx, c.url(), c.body(req, true), c.headers(), true)
 	if err != nil {
 		return nil, err
+	}
+	if isJSON(resp) {
+		// The server ignored the stream flag (some compatible servers do): read the whole answer and replay it.
+		out, err := c.decode(ctx, resp)
+		if err != nil {
+			return nil, err
+		}
+		if err := replay(out, fn); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	asm := newAssembler(fn)
 	out := &Response{}

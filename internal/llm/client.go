@@ -163,6 +163,43 @@ func streamSSE(ctx context.Context, resp *http.Response, handle func(sseEvent) (
 // errStopStream ends readSSE early once the terminal event arrived.
 var errStopStream = errors.New("llm: stream finished")
 
+// isJSON reports whether a response announced a JSON body.
+func isJSON(resp *http.Response) bool {
+	ct := strings.ToLower(resp.Header.Get("Content-Type"))
+	return strings.HasPrefix(ct, "application/json") || strings.Contains(ct, "+json")
+}
+
+// replay emits the events of an answer that arrived whole.
+func replay(r *Response, fn func(Event) error) error {
+	if fn == nil {
+		return nil
+	}
+	idx := 0
+	for _, p := range r.Message.Parts {
+		var err error
+		switch p.Type {
+		case PartText:
+			if p.Text != "" {
+				err = fn(Event{Type: EventTextDelta, Text: p.Text})
+			}
+		case PartThinking:
+			if p.Text != "" {
+				err = fn(Event{Type: EventThinkingDelta, Text: p.Text})
+			}
+		case PartToolCall:
+			tc := p.ToolCall
+			if err = fn(Event{Type: EventToolCallStart, Index: idx, ToolCallID: tc.ID, ToolName: tc.Name}); err == nil {
+				err = fn(Event{Type: EventToolCallDelta, Index: idx, Text: tc.Arguments})
+			}
+			idx++
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return fn(Event{Type: EventUsage, Usage: r.Usage})
+}
+
 // decodeEvent unmarshals an event's JSON data.
 func decodeEvent(ev sseEvent, v any) error {
 	if err := json.Unmarshal([]byte(ev.Data), v); err != nil {

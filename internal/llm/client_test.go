@@ -1,10 +1,12 @@
 package llm_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -640,5 +642,42 @@ func TestParseAPI(t *testing.T) {
 	}
 	if _, err := llm.New("nope", llm.Config{}); err == nil {
 		t.Error("New accepted an unknown API")
+	}
+}
+
+// TestStreamAnsweredWhole: a server that ignores the stream flag and answers JSON still satisfies Stream, whose
+// callback sees the answer replayed as events.
+func TestStreamAnsweredWhole(t *testing.T) {
+	fake := llmtest.NewHandler(llmtest.Script{Turns: []llmtest.Turn{{Text: "whole", Thinking: "t",
+		ToolCalls: []llmtest.ToolCall{{Name: "bash", Args: `{"command":"ls"}`}}}}})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		delete(body, "stream")
+		delete(body, "stream_options")
+		b, _ := json.Marshal(body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.ContentLength = int64(len(b))
+		r.URL.Path = strings.Replace(r.URL.Path, ":streamGenerateContent", ":generateContent", 1)
+		r.URL.RawQuery = ""
+		fake.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	for _, api := range apis {
+		base := ts.URL
+		if strings.HasPrefix(api, "openai") {
+			base += "/v1"
+		}
+		c, _ := llm.New(api, llm.Config{BaseURL: base})
+		resp, err := call(t, c, true, llm.Request{Model: "m", Messages: []llm.Message{llm.UserText("x")}})
+		if err != nil {
+			t.Fatalf("%s: %v", api, err)
+		}
+		if resp.Message.Text() != "whole" || len(resp.Message.ToolCalls()) != 1 || resp.Usage.InputTokens != 100 {
+			t.Fatalf("%s: %+v", api, resp)
+		}
+	}
+	if fake.Count() != len(apis) {
+		t.Fatalf("%d requests", fake.Count())
 	}
 }

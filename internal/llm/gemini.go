@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -229,6 +230,11 @@ func (c *GeminiClient) Complete(ctx context.Context, req Request) (*Response, er
 	if err != nil {
 		return nil, err
 	}
+	return c.decode(ctx, resp)
+}
+
+// decode reads a whole (non-streamed) response body.
+func (c *GeminiClient) decode(ctx context.Context, resp *http.Response) (*Response, error) {
 	var gr gemResponse
 	if err := readJSON(ctx, resp, &gr); err != nil {
 		return nil, err
@@ -265,6 +271,17 @@ func (c *GeminiClient) Stream(ctx context.Context, req Request, fn func(Event) e
 	resp, err := c.cfg.post(ctx, c.url(req.Model, true), c.body(req), c.headers(), true)
 	if err != nil {
 		return nil, err
+	}
+	if isJSON(resp) {
+		// The server ignored the stream flag (some compatible servers do): read the whole answer and replay it.
+		out, err := c.decode(ctx, resp)
+		if err != nil {
+			return nil, err
+		}
+		if err := replay(out, fn); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	asm := newAssembler(fn)
 	out := &Response{}

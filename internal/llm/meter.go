@@ -225,6 +225,9 @@ func (m *Meter) observeEvent(ev sseEvent) error {
 		m.complete = true
 		return nil
 	}
+	if !m.mayCarryUsage(ev.Event, data) {
+		return nil
+	}
 	var e meterEvent
 	if err := json.Unmarshal([]byte(data), &e); err != nil {
 		m.skipped++
@@ -235,6 +238,25 @@ func (m *Meter) observeEvent(ev sseEvent) error {
 	}
 	m.apply(&e, true)
 	return nil
+}
+
+// mayCarryUsage skips the decoding of events that cannot matter (text and argument deltas, the bulk of a
+// stream). Keys are looked for with their quotes: inside a JSON string a quote is escaped, so generated text
+// cannot fake a match, only cause a harmless decode.
+func (m *Meter) mayCarryUsage(event, data string) bool {
+	switch m.api {
+	case OpenAIChat:
+		return strings.Contains(data, `"usage"`)
+	case OpenAIResponses:
+		return strings.Contains(data, `"response.completed"`) || strings.Contains(data, `"response.incomplete"`) ||
+			strings.Contains(data, `"response.failed"`) || strings.HasPrefix(event, "response.completed") ||
+			event == "response.incomplete" || event == "response.failed"
+	case Anthropic:
+		return strings.Contains(data, `"usage"`) || strings.Contains(data, `"message_stop"`) || event == "message_stop"
+	case Gemini:
+		return strings.Contains(data, `"usageMetadata"`) || strings.Contains(data, `"finishReason"`)
+	}
+	return true
 }
 
 // apply folds one decoded event (or whole body) into the usage.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -197,6 +198,11 @@ func (c *OpenAIChatClient) Complete(ctx context.Context, req Request) (*Response
 	if err != nil {
 		return nil, err
 	}
+	return c.decode(ctx, resp)
+}
+
+// decode reads a whole (non-streamed) response body.
+func (c *OpenAIChatClient) decode(ctx context.Context, resp *http.Response) (*Response, error) {
 	var cr chatResponse
 	if err := readJSON(ctx, resp, &cr); err != nil {
 		return nil, err
@@ -235,6 +241,17 @@ func (c *OpenAIChatClient) Stream(ctx context.Context, req Request, fn func(Even
 	resp, err := c.cfg.post(ctx, c.url(), c.body(req, true), c.headers(), true)
 	if err != nil {
 		return nil, err
+	}
+	if isJSON(resp) {
+		// The server ignored the stream flag (some compatible servers do): read the whole answer and replay it.
+		out, err := c.decode(ctx, resp)
+		if err != nil {
+			return nil, err
+		}
+		if err := replay(out, fn); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	asm := newAssembler(fn)
 	out := &Response{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 )
 
@@ -202,6 +203,11 @@ func (c *OpenAIResponsesClient) Complete(ctx context.Context, req Request) (*Res
 	if err != nil {
 		return nil, err
 	}
+	return c.decode(ctx, resp)
+}
+
+// decode reads a whole (non-streamed) response body.
+func (c *OpenAIResponsesClient) decode(ctx context.Context, resp *http.Response) (*Response, error) {
 	var rr respResponse
 	if err := readJSON(ctx, resp, &rr); err != nil {
 		return nil, err
@@ -230,6 +236,17 @@ func (c *OpenAIResponsesClient) Stream(ctx context.Context, req Request, fn func
 	resp, err := c.cfg.post(ctx, c.url(), c.body(req, true), c.headers(), true)
 	if err != nil {
 		return nil, err
+	}
+	if isJSON(resp) {
+		// The server ignored the stream flag (some compatible servers do): read the whole answer and replay it.
+		out, err := c.decode(ctx, resp)
+		if err != nil {
+			return nil, err
+		}
+		if err := replay(out, fn); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	asm := newAssembler(fn)
 	var final *respResponse

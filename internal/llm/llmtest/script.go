@@ -59,7 +59,8 @@ type ToolCall struct {
 	Args string // JSON object text; "" sends {}
 }
 
-// Usage is what a turn reports. Wires without a cache-write count (Responses, Gemini) report those tokens as
+// Usage is what a turn reports, in llm.Usage's terms: InputTokens excludes the cached categories (each wire gets
+// them in its own convention, e.g. OpenAI's prompt_tokens = input + cache read + cache write). Wires without a cache-write count (Responses, Gemini) report those tokens as
 // plain input; Chat Completions reports them in prompt_tokens_details.cache_write_tokens.
 type Usage struct {
 	InputTokens      int
