@@ -18,11 +18,14 @@ import (
 	"github.com/appstrate/appstrate-go/internal/mail"
 	"github.com/appstrate/appstrate-go/internal/packages"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
+	"github.com/appstrate/appstrate-go/internal/routes/agents"
 	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
 	"github.com/appstrate/appstrate-go/internal/routes/applications"
+	"github.com/appstrate/appstrate-go/internal/routes/apppackages"
 	"github.com/appstrate/appstrate-go/internal/routes/authroutes"
 	"github.com/appstrate/appstrate-go/internal/routes/endusers"
 	"github.com/appstrate/appstrate-go/internal/routes/invite"
+	"github.com/appstrate/appstrate-go/internal/routes/library"
 	"github.com/appstrate/appstrate-go/internal/routes/me"
 	"github.com/appstrate/appstrate-go/internal/routes/orgs"
 	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
@@ -43,14 +46,16 @@ type App struct {
 	tenancy    httpapi.TenancyResolver // org/app/end-user resolution
 	orgVersion httpapi.OrgAPIVersion   // an organization's pinned API version
 
-	Orgs         *tenancy.Orgs         // organizations, members, invitations, org settings
-	Applications *tenancy.Applications // applications of an organization
-	APIKeys      *auth.APIKeys         // API keys; also the first authentication strategy
-	Accounts     *auth.Accounts        // users, passwords, sessions (Better Auth compatible); the session strategy
-	Blobs        blob.Store            // object storage (package archives): FS_STORAGE_PATH
-	Registry     *packages.Registry    // package registry: drafts, versions, dist-tags, imports, downloads
-	Jobs         *jobs.Client          // durable jobs and periodic jobs (River on this database); Serve starts it
-	Idempotency  *idempotency.DB       // Idempotency-Key records of the creation routes (API.md §3.6)
+	Orgs         *tenancy.Orgs           // organizations, members, invitations, org settings
+	Applications *tenancy.Applications   // applications of an organization
+	APIKeys      *auth.APIKeys           // API keys; also the first authentication strategy
+	Accounts     *auth.Accounts          // users, passwords, sessions (Better Auth compatible); the session strategy
+	Blobs        blob.Store              // object storage (package archives): FS_STORAGE_PATH
+	Registry     *packages.Registry      // package registry: drafts, versions, dist-tags, imports, downloads
+	Installs     *packages.Installations // per-application installation and the library view
+	Agents       *packages.Agents        // agents of an application and their per-application settings
+	Jobs         *jobs.Client            // durable jobs and periodic jobs (River on this database); Serve starts it
+	Idempotency  *idempotency.DB         // Idempotency-Key records of the creation routes (API.md §3.6)
 
 	stopSweeper func() // stops the hourly sweep of expired idempotency keys (set by New)
 }
@@ -142,6 +147,9 @@ func (a *App) buildServices() {
 	a.Orgs.SendInvitation = tenancy.InvitationMailer(mail.FromConfig(a.Config), a.Config.AppURL)
 	a.Blobs = blob.NewFS(a.Config.FSStoragePath)
 	a.Registry = packages.NewRegistry(a.DB, a.Blobs, a.Logger)
+	a.Installs = &packages.Installations{DB: a.DB}
+	a.Agents = &packages.Agents{DB: a.DB, AppURL: a.Config.AppURL}
+	a.Orgs.OnOrgCreated = append(a.Orgs.OnOrgCreated, packages.InstallHelloWorld) // @<slug>/hello-world in the default app
 	a.Idempotency = idempotency.NewDB(a.DB)
 }
 
@@ -159,9 +167,12 @@ func (a *App) registerRoutes() {
 	endusers.Register(a.HTTP.API(), endusers.Deps{EndUsers: tenancy.EndUsers{DB: a.DB}, Limiter: a.Limiter, AppURL: a.Config.AppURL,
 		Idempotency: a.Idempotency, Logger: a.Logger})
 	me.Register(a.HTTP.API(), me.Deps{Profiles: auth.Profiles{DB: a.DB}, Pins: tenancy.AppProfilePins{DB: a.DB}})
-	// The agents area serves the rich agent detail; set AgentDetailElsewhere when it registers
-	// GET /api/packages/agents/{scope}/{name} (and its {id} alias) itself.
-	pkgroutes.Register(a.HTTP.API(), pkgroutes.Deps{Registry: a.Registry, Limiter: a.Limiter, Logger: a.Logger})
+	// The agents routes serve the rich agent detail GET /api/packages/agents/{scope}/{name} (and its {id} alias).
+	pkgroutes.Register(a.HTTP.API(), pkgroutes.Deps{Registry: a.Registry, Limiter: a.Limiter, Logger: a.Logger,
+		AgentDetailElsewhere: true})
+	apppackages.Register(a.HTTP.API(), a.Installs)
+	library.Register(a.HTTP.API(), a.Installs)
+	agents.Register(a.HTTP.API(), a.Agents)
 }
 
 // Close waits for background writes and releases the database.
