@@ -498,7 +498,15 @@ func TestConcurrentConversations(t *testing.T) {
 			if i%2 == 0 {
 				runID = fmt.Sprintf("run-%d", i)
 			}
-			c := newClient(t, api, srv, runID)
+			h := http.Header{}
+			if runID != "" {
+				h.Set(llmtest.RunHeader, runID)
+			}
+			c, err := llm.New(api, llm.Config{BaseURL: srv.BaseURL(api), Header: h})
+			if err != nil {
+				errs <- err
+				return
+			}
 			req := llm.Request{Model: "m", Messages: []llm.Message{llm.UserText(fmt.Sprintf("conversation %d", i))}}
 			for turn := 0; ; turn++ {
 				resp, err := c.Stream(context.Background(), req, func(llm.Event) error { return nil })

@@ -263,7 +263,8 @@ type Event struct {
 type Client interface {
 	// Complete sends the request and waits for the whole answer.
 	Complete(ctx context.Context, req Request) (*Response, error)
-	// Stream sends the request with streaming on, calls fn for each increment, and returns the assembled answer.
-	// An error returned by fn aborts the stream and is returned as is.
+	// Stream sends the request with streaming on, calls fn (which may be nil) for each increment, and returns the
+	// assembled answer. An error returned by fn aborts the stream and is returned as is. A stream cut before its
+	// final event fails with ErrIncomplete.
 	Stream(ctx context.Context, req Request, fn func(Event) error) (*Response, error)
 }

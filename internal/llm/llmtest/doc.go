@@ -14,11 +14,12 @@
 // same script without interleaving, and a resumed conversation continues where it was. Faults are counted per
 // conversation and position: a Turn with a Fault answers the fault Fault.Times times, then its normal content
 // (so a client that retries a 429 gets the answer). A conversation is identified by its X-Run-Id header when
-// present (RunHeader), else by its system prompt and first user message.
+// present (RunHeader), else by its system prompt and first user message. (A client that rewrites its history,
+// e.g. by compaction, moves its position accordingly.)
 //
 // Several scripts can be served at once: the first whose Match occurs in the system prompt or the first user
 // message answers; a script without Match is the fallback.
 //
-// New starts a server for a test; Serve listens on an address (for a developer "--fake-llm" mode);
-// the *Server is also an http.Handler.
+// New starts a server for a test; Serve listens on an address (for a developer "--fake-llm" mode, with Echo
+// as a script when nothing better is programmed); the *Server is also an http.Handler (NewHandler).
 package llmtest

@@ -171,3 +171,25 @@ func (r Request) AssistantTurns() int {
 	}
 	return n
 }
+
+// Echo is a script for a developer mode without a model: each turn (up to 64 per conversation) answers a short
+// text quoting the last user text.
+func Echo() Script {
+	reply := func(r Request) Turn {
+		last := ""
+		for _, m := range r.Messages {
+			if m.Role == "user" && m.Text != "" {
+				last = m.Text
+			}
+		}
+		if runes := []rune(last); len(runes) > 200 {
+			last = string(runes[:200]) + "…"
+		}
+		return Turn{Text: "(fake LLM) You said: " + last}
+	}
+	turns := make([]Turn, 64)
+	for i := range turns {
+		turns[i].Reply = reply
+	}
+	return Script{Turns: turns}
+}

@@ -232,3 +232,20 @@ func TestServe(t *testing.T) {
 		t.Fatal("server still answering after Close")
 	}
 }
+
+func TestEcho(t *testing.T) {
+	srv := llmtest.New(t, llmtest.Echo())
+	c := llm.NewGemini(llm.Config{BaseURL: srv.URL})
+	req := llm.Request{Model: "m", Messages: []llm.Message{llm.UserText("first")}}
+	for _, next := range []string{"second", "third"} {
+		resp, err := c.Stream(context.Background(), req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Messages = append(req.Messages, resp.Message, llm.UserText(next))
+	}
+	resp, err := c.Complete(context.Background(), req)
+	if err != nil || resp.Message.Text() != "(fake LLM) You said: third" {
+		t.Fatalf("%v %+v", err, resp)
+	}
+}
