@@ -328,6 +328,7 @@ func (c *GeminiClient) Stream(ctx context.Context, req Request, fn func(Event) e
 						return false, err
 					}
 					if p.ThoughtSignature != "" {
+						// A signature may come on a part without text: make sure the part exists, then set it.
 						asm.signature("text", PartText, "")
 						asm.setSignature("text", p.ThoughtSignature)
 					}
