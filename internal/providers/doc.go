@@ -1,9 +1,7 @@
-// Package providers is providers, connections, connection profiles and how a run picks a connection (PACKAGES.md §4).
+// Package providers owns provider definitions and connections (PACKAGES.md §4): the providers an
+// organization sees (system and custom) with each application's admin credentials and enablement, the
+// connection flows of every auth mode (OAuth 2 with PKCE, OAuth 1.0a, API key, basic, custom credentials),
+// the encrypted connection rows and their refresh, connection profiles, and the credential proxy that
+// injects a connection's credentials into a request to an authorized URI. Injection rules themselves live in
+// internal/credentials, SSRF protection in internal/netguard, encryption in internal/secrets.
 package providers
-
-// NOTE for the connections/OAuth engineer: this file was created by the profiles engineer (two lines, as
-// agreed); extend the package comment freely. profiles*.go, appprofiles*.go, resolve*.go and readiness*.go are
-// the profiles engineer's and declare (please do not redeclare): Actor, ActorOf, Profile, Profiles, AppProfile,
-// AppProfiles, Binding, AgentOverride, RunContext, Requirement, Resolved, Missing, Resolver, ResolveStore,
-// Resolve, Readiness, ReadinessResult, DefaultProfileName and the Err* values declared there. To find or lazily
-// create a user's Default profile call EnsureDefaultProfile(ctx, q, actor).
