@@ -689,3 +689,18 @@ func sameJSON(t *testing.T, got []byte, want string) bool {
 	}
 	return reflect.DeepEqual(a, b)
 }
+
+func TestBootstrapOrgGetsHelloWorld(t *testing.T) {
+	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
+		user := e.SeedUser("boss@example.test")
+		if err := e.App.Orgs.CreateBootstrapOrg(context.Background(), user, "Boot Camp"); err != nil {
+			t.Fatal(err)
+		}
+		org := scalar(t, e, `SELECT org_id FROM org_members WHERE user_id = ?`, user)
+		app := scalar(t, e, `SELECT id FROM applications WHERE org_id = ?`, org)
+		res := e.Do(apptest.Request{Method: "GET", Path: "/api/agents", Headers: apptest.As(user, org, app)})
+		if res.Status != 200 || !strings.Contains(string(res.Body), `"id":"@boot-camp/hello-world"`) {
+			t.Fatalf("bootstrap agents: %d %s", res.Status, res.Body)
+		}
+	})
+}
