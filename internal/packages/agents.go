@@ -24,6 +24,9 @@ type Agents struct {
 	// RunCounter counts runs in flight per agent. nil = the default, which counts `pending`/`running` rows of
 	// a `runs` table once one exists (the runs area), and 0 before.
 	RunCounter RunCounter
+	// Providers resolves the connections of declared providers for readiness (internal/providers). nil =
+	// every enabled provider is reported no_connection.
+	Providers ProviderChecker
 
 	runsTable atomic.Bool // a runs table was seen (never un-seen)
 }

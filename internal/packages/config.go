@@ -310,19 +310,43 @@ type Readiness struct {
 type MissingProvider struct {
 	ProviderID          string  `json:"providerId"`
 	ConnectionProfileID *string `json:"connectionProfileId" doc:"Profile that was searched, null when none resolved"`
-	Reason              string  `json:"reason" enum:"no_connection,needs_reconnection,scope_insufficient,provider_not_enabled"`
+	Reason              string  `json:"reason" enum:"no_connection,needs_reconnection,scope_insufficient,provider_not_enabled,provider_not_configured"`
 	Message             string  `json:"message"`
 }
 
-// Readiness checks the providers the agent declares for the caller's application: a provider without an
-// enabled credential row in the application is provider_not_enabled; otherwise, until connections exist
-// (a later area), every provider is no_connection.
-func (s *Agents) Readiness(ctx context.Context, c AppCaller, id string) (*Readiness, error) {
+// ReadinessQuery says whose connections readiness checks: the impersonated end-user (else the caller's
+// user), an explicit connection profile (?connectionProfileId=) and per-provider profiles
+// (?providerProfile.<providerId>=<profileId>).
+type ReadinessQuery struct {
+	EndUserID           string
+	ConnectionProfileID string
+	ProviderProfiles    map[string]string
+}
+
+// ProviderChecker resolves the connections of an agent's declared providers and reports those that cannot
+// be used (implemented by internal/providers, which this package cannot import).
+type ProviderChecker interface {
+	MissingProviders(ctx context.Context, c AppCaller, agentID string, reqs []ProviderRequirement, q ReadinessQuery) ([]MissingProvider, error)
+}
+
+// Readiness checks the providers the agent declares for the caller's application through s.Providers;
+// without it a provider without an enabled credential row in the application is provider_not_enabled and
+// every other one no_connection.
+func (s *Agents) Readiness(ctx context.Context, c AppCaller, id string, q ReadinessQuery) (*Readiness, error) {
 	p, _, err := s.requireAgent(ctx, s.DB, c, id)
 	if err != nil {
 		return nil, err
 	}
 	r := &Readiness{Missing: []MissingProvider{}}
+	if s.Providers != nil {
+		missing, err := s.Providers.MissingProviders(ctx, c, p.ID, apProviderRequirements(p.DraftManifest), q)
+		if err != nil {
+			return nil, err
+		}
+		r.Missing = append(r.Missing, missing...)
+		r.Ready = len(r.Missing) == 0
+		return r, nil
+	}
 	for _, req := range apProviderRequirements(p.DraftManifest) {
 		var n int
 		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM application_provider_credentials

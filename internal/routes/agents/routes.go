@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/appstrate/appstrate-go/internal/auth"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
 	"github.com/appstrate/appstrate-go/internal/packages"
 	"github.com/appstrate/appstrate-go/internal/routes/apppackages"
@@ -113,7 +115,11 @@ func Register(api huma.API, svc *packages.Agents) {
 		OperationID: "getAgentReadiness", Method: http.MethodGet, Path: item + "/readiness", Tags: agentTags, Errors: errs,
 		Summary: "Check the agent readiness",
 		Description: "Whether every provider the agent declares can be used in the current application; missing lists " +
-			"the others with a reason. Requires agents:read.",
+			"the others with a reason (provider_not_enabled, provider_not_configured, no_connection, needs_reconnection, " +
+			"scope_insufficient) and the profile that was searched. Profiles resolve as runs do (app-profile binding, " +
+			"per-agent override, then the actor's default: ?connectionProfileId=, else the pinned profile, else Default); " +
+			"?providerProfile.<providerId>=<profileId> adds per-provider overrides. A connectionProfileId the caller may " +
+			"not use is 404. Requires agents:read.",
 		Middlewares: read,
 	}, h.readiness)
 }
@@ -295,7 +301,22 @@ func (h handlers) setDeps(ctx context.Context, id, kind string, ids []string) (*
 
 type readinessInput struct {
 	AgentParams
-	ConnectionProfileID string `query:"connectionProfileId" doc:"Connection profile to check instead of the caller's default"`
+	ConnectionProfileID string            `query:"connectionProfileId" doc:"Connection profile to check instead of the caller's default"`
+	providerProfiles    map[string]string // ?providerProfile.<providerId>=<profileId>
+}
+
+// Resolve collects the providerProfile.<providerId> query parameters (names huma cannot declare).
+func (in *readinessInput) Resolve(ctx huma.Context) []error {
+	u := ctx.URL()
+	for key, values := range u.Query() {
+		if provider, ok := strings.CutPrefix(key, "providerProfile."); ok && provider != "" && len(values) > 0 && values[0] != "" {
+			if in.providerProfiles == nil {
+				in.providerProfiles = map[string]string{}
+			}
+			in.providerProfiles[provider] = values[0]
+		}
+	}
+	return nil
 }
 
 type readinessOutput struct {
@@ -303,7 +324,11 @@ type readinessOutput struct {
 }
 
 func (h handlers) readiness(ctx context.Context, in *readinessInput) (*readinessOutput, error) {
-	r, err := h.svc.Readiness(ctx, apppackages.Caller(ctx), in.id())
+	q := packages.ReadinessQuery{ConnectionProfileID: in.ConnectionProfileID, ProviderProfiles: in.providerProfiles}
+	if p, ok := auth.PrincipalFrom(ctx); ok {
+		q.EndUserID = p.EndUserID
+	}
+	r, err := h.svc.Readiness(ctx, apppackages.Caller(ctx), in.id(), q)
 	if err != nil {
 		return nil, apppackages.Problem(err)
 	}
