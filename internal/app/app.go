@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/appstrate/appstrate-go/internal/auth"
@@ -95,6 +96,9 @@ func (a *App) SyncSystemPackages(ctx context.Context) {
 		a.Logger.Error("startup: system packages not fully synced", "error", err)
 		return
 	}
+	// Packing the embedded archives on a first boot leaves garbage behind; hand it back to the OS now so
+	// an idle Tier 0 server stays small.
+	debug.FreeOSMemory()
 	a.Logger.Debug("startup: system packages synced", "skipped", res.Skipped, "versionsInserted", res.VersionsInserted,
 		"versionsReplaced", res.VersionsReplaced, "draftsUpdated", res.DraftsUpdated, "blobsWritten", res.BlobsWritten,
 		"duration", res.Duration.String())
