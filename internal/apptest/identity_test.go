@@ -22,7 +22,7 @@ func cookieOf(t *testing.T, res *apptest.Response) string {
 
 // TestNewUserWalk is the acceptance walk of the identity issue, through the real routes only: sign up →
 // cookie → create org → default app listed → create API key (raw key once) → the key lists its app's
-// end-users → revoke → 401.
+// agents and end-users → revoke → 401.
 func TestNewUserWalk(t *testing.T) {
 	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
 		const password = "correct horse battery staple"
@@ -73,6 +73,10 @@ func TestNewUserWalk(t *testing.T) {
 		}
 
 		bearer := apptest.Headers("Authorization", "Bearer "+key.Key)
+		res = e.Do(apptest.Request{Method: "GET", Path: "/api/agents", Headers: bearer})
+		if res.Status != 200 || !strings.Contains(string(res.Body), `"id":"@acme-corp/hello-world"`) {
+			t.Fatalf("key lists the app's agents (hello-world installed at org creation): %d %s", res.Status, res.Body)
+		}
 		res = e.Do(apptest.Request{Method: "POST", Path: "/api/end-users", Body: map[string]any{"externalId": "cust-1"}, Headers: bearer})
 		if res.Status != 201 {
 			t.Fatalf("key creates an end-user: %d %s", res.Status, res.Body)
