@@ -350,13 +350,27 @@ func TestRegisterAfterStartIsRefused(t *testing.T) {
 	}
 }
 
-func TestMigrateIsIdempotent(t *testing.T) {
-	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
-		for range 2 {
-			migrated(t, db)
+// Several processes starting together on a fresh database all migrate River's schema without error,
+// and a later start finds nothing to do.
+func TestMigrateConcurrentlyAndAgain(t *testing.T) {
+	storetest.EachDialectOptions(t, func(t *testing.T, opts store.Options) {
+		dbs := []*store.DB{openStore(t, opts), openStore(t, opts), openStore(t, opts)}
+		errs := make(chan error, len(dbs))
+		for _, db := range dbs {
+			go func() { errs <- Migrate(t.Context(), db, nil) }()
 		}
-		if got := countJobs(t, db, "none"); got != 0 {
-			t.Fatalf("river_job not empty: %d", got)
+		for range dbs {
+			if err := <-errs; err != nil {
+				t.Fatalf("concurrent Migrate: %v", err)
+			}
+		}
+		migrated(t, dbs[0])
+		var versions int
+		if err := dbs[0].QueryRowContext(t.Context(), `SELECT count(*) FROM river_migration`).Scan(&versions); err != nil {
+			t.Fatal(err)
+		}
+		if want := len(riverVersions(t, dbs[0])); versions != want {
+			t.Fatalf("river_migration has %d versions, want %d", versions, want)
 		}
 	})
 }

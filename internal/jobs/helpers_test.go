@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/appstrate/appstrate-go/internal/store"
@@ -33,6 +36,22 @@ func migrated(t testing.TB, db *store.DB) *store.DB {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return db
+}
+
+// riverVersions lists the migrations River ships for db's dialect.
+func riverVersions(t testing.TB, db *store.DB) []rivermigrate.Migration {
+	t.Helper()
+	var m interface{ AllVersions() []rivermigrate.Migration }
+	var err error
+	if db.Dialect() == store.Postgres {
+		m, err = rivermigrate.New(riverdatabasesql.New(db.SQL()), nil)
+	} else {
+		m, err = rivermigrate.New(riversqlite.New(db.SQL()), nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.AllVersions()
 }
 
 // openStore opens one more handle (its own pool) on the database named by opts.
