@@ -41,7 +41,9 @@ func migrated(t testing.TB, db *store.DB) *store.DB {
 // riverVersions lists the migrations River ships for db's dialect.
 func riverVersions(t testing.TB, db *store.DB) []rivermigrate.Migration {
 	t.Helper()
-	var m interface{ AllVersions() []rivermigrate.Migration }
+	var m interface {
+		AllVersions() []rivermigrate.Migration
+	}
 	var err error
 	if db.Dialect() == store.Postgres {
 		m, err = rivermigrate.New(riverdatabasesql.New(db.SQL()), nil)
