@@ -165,4 +165,5 @@ func (r *recorder) snapshot() map[string]int {
 	return out
 }
 
+// testLogLevel is the level of River's logs in tests; LevelDebug shows elections, fetches and maintenance.
 var testLogLevel = slog.LevelWarn
