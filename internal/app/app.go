@@ -18,6 +18,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/mail"
 	"github.com/appstrate/appstrate-go/internal/packages"
+	"github.com/appstrate/appstrate-go/internal/providers"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
 	"github.com/appstrate/appstrate-go/internal/routes/agents"
 	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
@@ -30,6 +31,8 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/me"
 	"github.com/appstrate/appstrate-go/internal/routes/orgs"
 	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
+	"github.com/appstrate/appstrate-go/internal/routes/profiles"
+	"github.com/appstrate/appstrate-go/internal/secrets"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
 	"github.com/appstrate/appstrate-go/internal/version"
@@ -55,6 +58,7 @@ type App struct {
 	Registry     *packages.Registry      // package registry: drafts, versions, dist-tags, imports, downloads
 	Installs     *packages.Installations // per-application installation and the library view
 	Agents       *packages.Agents        // agents of an application and their per-application settings
+	Resolver     *providers.Resolver     // which connection a run uses per provider, and provider readiness
 	Jobs         *jobs.Client            // durable jobs and periodic jobs (River on this database); Serve starts it
 	Idempotency  *idempotency.DB         // Idempotency-Key records of the creation routes (API.md §3.6)
 
@@ -153,6 +157,10 @@ func (a *App) buildServices() {
 	a.Registry = packages.NewRegistry(a.DB, a.Blobs, a.Logger)
 	a.Installs = &packages.Installations{DB: a.DB}
 	a.Agents = &packages.Agents{DB: a.DB, AppURL: a.Config.AppURL}
+	profileKeys, _ := secrets.FromConfig(a.Config) // nil without a key: admin credentials then count as set when present
+	a.Resolver = &providers.Resolver{DB: a.DB, Keyring: profileKeys}
+	// The provider part of GET /api/agents/{scope}/{name}/readiness.
+	a.Agents.Providers = providers.AgentReadiness{Resolver: a.Resolver}
 	a.Orgs.OnOrgCreated = append(a.Orgs.OnOrgCreated, packages.InstallHelloWorld) // @<slug>/hello-world in the default app
 	a.Idempotency = idempotency.NewDB(a.DB)
 }
@@ -177,6 +185,9 @@ func (a *App) registerRoutes() {
 	apppackages.Register(a.HTTP.API(), a.Installs)
 	library.Register(a.HTTP.API(), a.Installs)
 	agents.Register(a.HTTP.API(), a.Agents)
+	agents.RegisterProviderProfiles(a.HTTP.API(), providers.AgentOverrides{DB: a.DB})
+	profiles.Register(a.HTTP.API(), profiles.Deps{Profiles: providers.Profiles{DB: a.DB}, AppProfiles: providers.AppProfiles{DB: a.DB},
+		Limiter: a.Limiter})
 }
 
 // Close waits for background writes and releases the database.

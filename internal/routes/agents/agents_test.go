@@ -537,7 +537,7 @@ func TestAgentReadiness(t *testing.T) {
 		now := isotime.Now()
 		exec(t, e, `INSERT INTO application_provider_credentials (id, application_id, provider_id, enabled, created_at, updated_at) VALUES (?, ?, '@appstrate/gmail', ?, ?, ?)`,
 			ids.UUID(), w.app, true, now, now)
-		res := e.Do(apptest.Request{Method: "GET", Path: "/api/agents/@acme/writer/readiness?connectionProfileId=x", Headers: apptest.As(w.owner, w.acme, w.app)})
+		res := e.Do(apptest.Request{Method: "GET", Path: "/api/agents/@acme/writer/readiness", Headers: apptest.As(w.owner, w.acme, w.app)})
 		var r struct {
 			Ready   bool `json:"ready"`
 			Missing []struct {
@@ -554,7 +554,7 @@ func TestAgentReadiness(t *testing.T) {
 		reasons := map[string]string{}
 		for _, m := range r.Missing {
 			reasons[m.ProviderID] = m.Reason
-			if m.Message == "" || m.ConnectionProfileID != nil {
+			if m.Message == "" || m.ConnectionProfileID == nil { // the owner's Default profile was searched
 				t.Fatalf("missing entry %+v", m)
 			}
 		}
