@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/appstrate/appstrate-go/internal/audit"
 	"github.com/appstrate/appstrate-go/internal/auth"
@@ -77,7 +78,7 @@ type Profiles struct{ DB *store.DB }
 // CleanProfileName trims name and checks its length.
 func CleanProfileName(name string) (string, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len([]rune(name)) > MaxProfileName {
+	if name == "" || utf8.RuneCountInString(name) > MaxProfileName {
 		return "", ErrProfileName
 	}
 	return name, nil
