@@ -24,8 +24,12 @@ func TestProfileIsolation(t *testing.T) {
 		w.do("POST", "/api/app-profiles/"+shared2+"/bind", map[string]any{"providerId": mail}, apptest.As(w.bob, w.acme, w.app2), 200, "")
 
 		rename := map[string]any{"name": "pwned"}
-		bindTo := func(source string) map[string]any { return map[string]any{"providerId": mail, "sourceProfileId": source} }
-		override := func(profile string) map[string]any { return map[string]any{"providerId": mail, "connectionProfileId": profile} }
+		bindTo := func(source string) map[string]any {
+			return map[string]any{"providerId": mail, "sourceProfileId": source}
+		}
+		override := func(profile string) map[string]any {
+			return map[string]any{"providerId": mail, "connectionProfileId": profile}
+		}
 		asEveInAcmeApp := apptest.As(w.eve, w.rival, w.app)
 		tests := []struct {
 			name, method, path string
