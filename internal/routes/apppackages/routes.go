@@ -30,7 +30,7 @@ func Register(api huma.API, svc *packages.Installations) {
 
 	install := huma.Operation{
 		OperationID: "installApplicationPackage", Method: http.MethodPost, Path: base, Tags: tags, DefaultStatus: http.StatusCreated,
-		Summary:     "Install a package",
+		Summary: "Install a package",
 		Description: "Installs a package of the organization or a system package (ephemeral and foreign packages are 404). " +
 			"409 already_installed when it is. Requires applications:write.",
 		Errors:      append(errs, http.StatusConflict),

@@ -185,4 +185,3 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	return bytes.Equal(ja, jb)
 }
 
-func path(parts ...string) string { return strings.Join(parts, "/") }
