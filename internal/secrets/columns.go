@@ -24,4 +24,5 @@ var Columns = []Column{
 	{Table: "application_social_providers", Key: []string{"application_id", "provider"}, Column: "client_secret_encrypted"},
 	{Table: "webhooks", Key: []string{"id"}, Column: "secret_encrypted"},
 	{Table: "webhooks", Key: []string{"id"}, Column: "secret_next_encrypted"},
+	{Table: "jwks", Key: []string{"id"}, Column: "private_key"}, // PKCS #8 DER of the ES256 signing keys (oidc)
 }
