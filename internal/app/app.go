@@ -17,14 +17,17 @@ import (
 	"github.com/appstrate/appstrate-go/internal/idempotency"
 	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/mail"
+	"github.com/appstrate/appstrate-go/internal/oidc"
 	"github.com/appstrate/appstrate-go/internal/packages"
 	"github.com/appstrate/appstrate-go/internal/providers"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
+	"github.com/appstrate/appstrate-go/internal/routes/activate"
 	"github.com/appstrate/appstrate-go/internal/routes/agents"
 	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
 	"github.com/appstrate/appstrate-go/internal/routes/applications"
 	"github.com/appstrate/appstrate-go/internal/routes/apppackages"
 	"github.com/appstrate/appstrate-go/internal/routes/authroutes"
+	cliroutes "github.com/appstrate/appstrate-go/internal/routes/cli"
 	"github.com/appstrate/appstrate-go/internal/routes/endusers"
 	"github.com/appstrate/appstrate-go/internal/routes/invite"
 	"github.com/appstrate/appstrate-go/internal/routes/library"
@@ -54,6 +57,7 @@ type App struct {
 	Applications *tenancy.Applications   // applications of an organization
 	APIKeys      *auth.APIKeys           // API keys; also the first authentication strategy
 	Accounts     *auth.Accounts          // users, passwords, sessions (Better Auth compatible); the session strategy
+	OIDC         *oidc.Service           // CLI device flow, access JWTs, refresh families; the JWT strategy (first)
 	Blobs        blob.Store              // object storage (package archives): FS_STORAGE_PATH
 	Registry     *packages.Registry      // package registry: drafts, versions, dist-tags, imports, downloads
 	Installs     *packages.Installations // per-application installation and the library view
@@ -85,6 +89,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	a := Assemble(cfg, logger, db, opts...)
 	if _, err := a.APIKeys.Startup(ctx); err != nil { // revoke keys that expired while down
 		logger.Warn("startup: expired api keys not revoked", "error", err)
+	}
+	if err := a.OIDC.Startup(ctx); err != nil { // the appstrate-cli client and a signing key (retried on use)
+		logger.Warn("startup: oidc client or signing key not created", "error", err)
 	}
 	a.SyncSystemPackages(ctx)
 	a.stopSweeper = idempotency.StartSweeper(ctx, a.Idempotency, time.Hour, logger) // sweeps at boot, then hourly
@@ -141,8 +148,12 @@ func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strat
 // session, as API.md §1 step 9) and the tenancy resolver. Each area adds its construction here.
 func (a *App) buildServices() {
 	a.Jobs = jobs.New(a.DB, jobs.Options{Logger: a.Logger}) // first: services register their workers on it
+	// The keyring is nil only when assembling offline: no signing key can be created then.
+	oidcKeys, _ := secrets.FromConfig(a.Config)
+	a.OIDC = oidc.New(a.DB, oidc.Options{AppURL: a.Config.AppURL, Keyring: oidcKeys, Logger: a.Logger})
+	a.strategies = append(a.strategies, a.OIDC) // module strategies first: Bearer ey… JWTs (API.md §1 step 9a)
 	a.APIKeys = auth.NewAPIKeys(a.DB, a.Logger)
-	a.strategies = append(a.strategies, a.APIKeys) // first strategy: Bearer ask_… (API.md §1 step 9b)
+	a.strategies = append(a.strategies, a.APIKeys) // then Bearer ask_… (API.md §1 step 9b)
 	a.Accounts = auth.NewAccounts(a.DB, auth.OptionsFromConfig(a.Config, mail.FromConfig(a.Config), a.Logger))
 	a.strategies = append(a.strategies, a.Accounts) // then the session cookie or bearer session token (step 9c)
 	a.tenancy = tenancy.Resolver{DB: a.DB}
@@ -172,6 +183,9 @@ func (a *App) registerRoutes() {
 		AgentsLoaded: func(context.Context) bool { return len(packages.System().List(packages.TypeAgent)) > 0 }, // none ship yet
 	})
 	authroutes.Register(a.HTTP, a.Accounts, a.Limiter, a.Logger)
+	cliroutes.Register(a.HTTP, cliroutes.Deps{OIDC: a.OIDC, Accounts: a.Accounts, Members: a.tenancy, Limiter: a.Limiter, Logger: a.Logger})
+	activate.Register(a.HTTP.Mux(), activate.Deps{OIDC: a.OIDC, Accounts: a.Accounts, Limiter: a.Limiter,
+		Secret: a.Config.AuthSecret(), Logger: a.Logger})
 	orgs.Register(a.HTTP.API(), a.Orgs)
 	applications.Register(a.HTTP.API(), a.Applications)
 	invite.Register(a.HTTP.API(), a.Orgs, a.Accounts, a.Limiter)

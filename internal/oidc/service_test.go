@@ -172,7 +172,10 @@ func TestDevicePollingRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		poll := func() error { _, err := f.svc.ExchangeDeviceCode(ctx, CLIClientID, da.DeviceCode, ClientInfo{}); return err }
+		poll := func() error {
+			_, err := f.svc.ExchangeDeviceCode(ctx, CLIClientID, da.DeviceCode, ClientInfo{})
+			return err
+		}
 		steps := []struct {
 			name    string
 			advance time.Duration
@@ -468,7 +471,9 @@ func TestConcurrentRefreshNeverForksTheFamily(t *testing.T) {
 		results := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			wg.Go(func() { _, results[i] = f.svc.Refresh(context.WithoutCancel(ctx), CLIClientID, set.RefreshToken, ClientInfo{}) })
+			wg.Go(func() {
+				_, results[i] = f.svc.Refresh(context.WithoutCancel(ctx), CLIClientID, set.RefreshToken, ClientInfo{})
+			})
 		}
 		wg.Wait()
 		wins := 0

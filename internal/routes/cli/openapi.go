@@ -40,7 +40,7 @@ type authDoc struct {
 }
 
 func documentAuth(api huma.API) {
-	oauth, ba := oauthErrorBody{}, baError{}
+	oauth, ba := oauthErrorBody{}, betterAuthError{}
 	docs := []authDoc{
 		{http.MethodPost, "/api/auth/device/code", "cliDeviceCode", "Start a CLI device authorization",
 			"RFC 8628 device authorization for the public client `appstrate-cli`. Form-urlencoded or JSON body. The user " +

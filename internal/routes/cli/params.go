@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxParamsBody bounds the body of the OAuth endpoints.
@@ -62,6 +63,9 @@ func parseForm(body []byte) (map[string]string, error) {
 	for k, v := range values {
 		if len(v) > 1 {
 			return nil, &errParams{"Parameter " + quoteName(k) + " is repeated."}
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) {
+			return nil, &errParams{"Parameters must be UTF-8."}
 		}
 		out[k] = v[0]
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/appstrate/appstrate-go/internal/oidc"
 )
 
-// baError is a Better Auth error body: these routes are served by the auth module upstream.
-type baError struct {
+// betterAuthError is a Better Auth error body: these routes are served by the auth module upstream.
+type betterAuthError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
@@ -43,22 +43,22 @@ func (rt *routes) sessionUser(w http.ResponseWriter, r *http.Request) *auth.User
 			origin = r.Header.Get("Referer")
 		}
 		if origin == "" {
-			writeBA(w, http.StatusForbidden, baError{"MISSING_OR_NULL_ORIGIN", "Missing or null Origin"})
+			writeBA(w, http.StatusForbidden, betterAuthError{"MISSING_OR_NULL_ORIGIN", "Missing or null Origin"})
 			return nil
 		}
 		if !rt.Accounts.IsTrustedOrigin(auth.OriginOf(origin)) {
-			writeBA(w, http.StatusForbidden, baError{"INVALID_ORIGIN", "Invalid origin"})
+			writeBA(w, http.StatusForbidden, betterAuthError{"INVALID_ORIGIN", "Invalid origin"})
 			return nil
 		}
 	}
 	s, u, _, err := rt.Accounts.SessionFromRequest(r, true)
 	if err != nil {
 		rt.Logger.Error("cli: session lookup", "requestId", httpapi.RequestIDFrom(r.Context()), "error", err)
-		writeBA(w, http.StatusInternalServerError, baError{"INTERNAL_SERVER_ERROR", "Internal Server Error"})
+		writeBA(w, http.StatusInternalServerError, betterAuthError{"INTERNAL_SERVER_ERROR", "Internal Server Error"})
 		return nil
 	}
 	if s == nil {
-		writeBA(w, http.StatusUnauthorized, baError{"UNAUTHORIZED", "Unauthorized"})
+		writeBA(w, http.StatusUnauthorized, betterAuthError{"UNAUTHORIZED", "Unauthorized"})
 		return nil
 	}
 	return u
@@ -86,7 +86,7 @@ func (rt *routes) revokeSession(w http.ResponseWriter, r *http.Request) {
 	}
 	params, err := readParams(r)
 	if err != nil || params["familyId"] == "" {
-		writeBA(w, http.StatusBadRequest, baError{"VALIDATION_ERROR", "[body.familyId] expected a non-empty string"})
+		writeBA(w, http.StatusBadRequest, betterAuthError{"VALIDATION_ERROR", "[body.familyId] expected a non-empty string"})
 		return
 	}
 	ok, err := rt.OIDC.RevokeSession(r.Context(), u.ID, params["familyId"])
@@ -113,7 +113,7 @@ func (rt *routes) revokeAllSessions(w http.ResponseWriter, r *http.Request) {
 
 func (rt *routes) internal(w http.ResponseWriter, r *http.Request, err error) {
 	rt.Logger.Error("cli: session route failed", "path", r.URL.Path, "requestId", httpapi.RequestIDFrom(r.Context()), "error", err)
-	writeBA(w, http.StatusInternalServerError, baError{"INTERNAL_SERVER_ERROR", "Internal Server Error"})
+	writeBA(w, http.StatusInternalServerError, betterAuthError{"INTERNAL_SERVER_ERROR", "Internal Server Error"})
 }
 
 func writeBA(w http.ResponseWriter, status int, v any) {
