@@ -497,3 +497,20 @@ func TestConcurrentRefreshNeverForksTheFamily(t *testing.T) {
 		}
 	})
 }
+
+func TestCLISessionOfARequest(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		set := f.login(t, f.user(t, "ada@example.com", "platform"))
+		r := httptest.NewRequest("GET", "/api/runs", nil)
+		r.Header.Set("Authorization", "Bearer "+set.AccessToken)
+		family, device, ok, err := f.svc.CLISession(r)
+		if err != nil || !ok || family != set.FamilyID || device != "laptop" {
+			t.Fatalf("CLISession = %q %q %v %v", family, device, ok, err)
+		}
+		r.Header.Set("Authorization", "Bearer ask_0123")
+		if _, _, ok, err := f.svc.CLISession(r); ok || err != nil {
+			t.Fatalf("API key seen as a CLI session: %v %v", ok, err)
+		}
+	})
+}

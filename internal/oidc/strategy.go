@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/appstrate/appstrate-go/internal/auth"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
 	"github.com/appstrate/appstrate-go/internal/store"
@@ -102,4 +104,29 @@ func (s *Service) checkFamily(ctx context.Context, familyID, userID, ip string) 
 		}
 	}
 	return nil
+}
+
+// CLISession describes the CLI login behind a request the pipeline authenticated with a CLI access token:
+// its family id and device name (X-Appstrate-Device-Name), for runs that record their runner (kind `cli`,
+// name defaulting to the device name). ok is false when the request carries no CLI-family JWT. Call it only
+// after authentication: the token is not verified again here.
+func (s *Service) CLISession(r *http.Request) (familyID, deviceName string, ok bool, err error) {
+	raw := auth.BearerToken(r)
+	if !strings.HasPrefix(raw, "ey") {
+		return "", "", false, nil
+	}
+	claims := &AccessClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, claims); err != nil || claims.CLIFamilyID == "" {
+		return "", "", false, nil
+	}
+	var name *string
+	err = s.db.QueryRowContext(r.Context(), `SELECT device_name FROM cli_refresh_tokens WHERE family_id = ? AND used_at IS NULL
+		ORDER BY created_at DESC, id DESC LIMIT 1`, claims.CLIFamilyID).Scan(&name)
+	if isNoRows(err) {
+		return claims.CLIFamilyID, "", true, nil
+	}
+	if err != nil {
+		return "", "", false, wrap("read CLI session", err)
+	}
+	return claims.CLIFamilyID, deref(name), true, nil
 }
