@@ -28,6 +28,8 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/apppackages"
 	"github.com/appstrate/appstrate-go/internal/routes/authroutes"
 	cliroutes "github.com/appstrate/appstrate-go/internal/routes/cli"
+	connroutes "github.com/appstrate/appstrate-go/internal/routes/connections"
+	"github.com/appstrate/appstrate-go/internal/routes/credentialproxy"
 	"github.com/appstrate/appstrate-go/internal/routes/endusers"
 	"github.com/appstrate/appstrate-go/internal/routes/invite"
 	"github.com/appstrate/appstrate-go/internal/routes/library"
@@ -35,6 +37,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/orgs"
 	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
 	"github.com/appstrate/appstrate-go/internal/routes/profiles"
+	provroutes "github.com/appstrate/appstrate-go/internal/routes/providers"
 	"github.com/appstrate/appstrate-go/internal/secrets"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
@@ -65,6 +68,10 @@ type App struct {
 	Resolver     *providers.Resolver     // which connection a run uses per provider, and provider readiness
 	Jobs         *jobs.Client            // durable jobs and periodic jobs (River on this database); Serve starts it
 	Idempotency  *idempotency.DB         // Idempotency-Key records of the creation routes (API.md §3.6)
+
+	Providers   *providers.Providers       // provider definitions and each application's admin credentials
+	Connections *providers.Connections     // connections: OAuth 2 / OAuth 1.0a flows, API keys, credentials, refresh
+	CredProxy   *providers.CredentialProxy // ALL /api/credential-proxy/proxy
 
 	stopSweeper func() // stops the hourly sweep of expired idempotency keys (set by New)
 }
@@ -174,6 +181,19 @@ func (a *App) buildServices() {
 	a.Agents.Providers = providers.AgentReadiness{Resolver: a.Resolver}
 	a.Orgs.OnOrgCreated = append(a.Orgs.OnOrgCreated, packages.InstallHelloWorld) // @<slug>/hello-world in the default app
 	a.Idempotency = idempotency.NewDB(a.DB)
+	a.buildProviderServices()
+}
+
+// buildProviderServices constructs the provider, connection and credential proxy services. Without
+// CONNECTION_ENCRYPTION_KEY (only when assembling offline) every secret read or write fails.
+func (a *App) buildProviderServices() {
+	keys, err := secrets.FromConfig(a.Config)
+	if err != nil && a.DB != nil {
+		a.Logger.Warn("providers: no encryption key, connections are unavailable", "error", err)
+	}
+	a.Providers = providers.NewProviders(a.DB, keys, a.Registry, a.Config.AppURL, a.Logger)
+	a.Connections = providers.NewConnections(a.DB, keys, a.Providers, a.Logger) // outbound policy: no internal addresses
+	a.CredProxy = providers.NewCredentialProxy(a.Connections, a.Logger)
 }
 
 // registerRoutes adds every operation of the platform. Each area registers its own routes here.
@@ -199,6 +219,11 @@ func (a *App) registerRoutes() {
 	apppackages.Register(a.HTTP.API(), a.Installs)
 	library.Register(a.HTTP.API(), a.Installs)
 	agents.Register(a.HTTP.API(), a.Agents)
+	provroutes.Register(a.HTTP.API(), provroutes.Deps{Providers: a.Providers, Logger: a.Logger})
+	connroutes.Register(a.HTTP.API(), connroutes.Deps{Connections: a.Connections, AppURL: a.Config.AppURL,
+		TrustedOrigins: a.Config.TrustedOrigins, Logger: a.Logger})
+	credentialproxy.Register(a.HTTP.API(), credentialproxy.Deps{Proxy: a.CredProxy, Limiter: a.Limiter,
+		RatePerMin: a.Config.CredentialProxyLimits.RatePerMin, Logger: a.Logger})
 	agents.RegisterProviderProfiles(a.HTTP.API(), providers.AgentOverrides{DB: a.DB})
 	profiles.Register(a.HTTP.API(), profiles.Deps{Profiles: providers.Profiles{DB: a.DB}, AppProfiles: providers.AppProfiles{DB: a.DB},
 		Limiter: a.Limiter})
