@@ -145,12 +145,20 @@ func oauthError(status int, body []byte) *DeviceFlowError {
 	var e struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
+		Detail      string `json:"detail"` // problem+json (rate limits...)
+		Code        string `json:"code"`
 	}
 	_ = json.Unmarshal(body, &e)
 	if e.Error == "" {
 		e.Error = "invalid_request"
+		if status == http.StatusTooManyRequests {
+			e.Error = "slow_down"
+		}
 		if e.Description == "" {
 			e.Description = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
+			if e.Detail != "" {
+				e.Description += ": " + e.Detail
+			}
 		}
 	}
 	return &DeviceFlowError{Code: e.Error, Description: e.Description}

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -97,17 +98,17 @@ func (k SystemKeyring) mapErr(err error) error {
 		return ErrKeyringNotFound
 	}
 	if errors.Is(err, keyring.ErrUnsupportedPlatform) {
-		return errors.Join(ErrNoKeyring, err)
+		return fmt.Errorf("%w: %v", ErrNoKeyring, err)
 	}
 	var dbusErr dbus.Error
 	if errors.As(err, &dbusErr) && (dbusErr.Name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
 		dbusErr.Name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
-		return errors.Join(ErrNoKeyring, err) // a session bus without a Secret Service
+		return fmt.Errorf("%w: %v", ErrNoKeyring, err) // a session bus without a Secret Service
 	}
 	var opErr *net.OpError
 	var execErr *exec.Error
 	if errors.As(err, &opErr) || errors.As(err, &execErr) || strings.Contains(err.Error(), "dbus:") {
-		return errors.Join(ErrNoKeyring, err) // the session bus cannot be reached
+		return fmt.Errorf("%w: %v", ErrNoKeyring, err) // the session bus cannot be reached
 	}
 	return err
 }
@@ -115,7 +116,7 @@ func (k SystemKeyring) mapErr(err error) error {
 // Get reads the secret of account.
 func (k SystemKeyring) Get(service, account string) (string, error) {
 	if !k.available() {
-		return "", errors.Join(ErrNoKeyring, errors.New("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset)"))
+		return "", fmt.Errorf("%w: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset)", ErrNoKeyring)
 	}
 	s, err := keyring.Get(service, account)
 	return s, k.mapErr(err)
@@ -124,7 +125,7 @@ func (k SystemKeyring) Get(service, account string) (string, error) {
 // Set writes the secret of account.
 func (k SystemKeyring) Set(service, account, secret string) error {
 	if !k.available() {
-		return errors.Join(ErrNoKeyring, errors.New("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset)"))
+		return fmt.Errorf("%w: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset)", ErrNoKeyring)
 	}
 	return k.mapErr(keyring.Set(service, account, secret))
 }
@@ -132,7 +133,7 @@ func (k SystemKeyring) Set(service, account, secret string) error {
 // Delete removes the secret of account.
 func (k SystemKeyring) Delete(service, account string) error {
 	if !k.available() {
-		return errors.Join(ErrNoKeyring, errors.New("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset)"))
+		return fmt.Errorf("%w: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset)", ErrNoKeyring)
 	}
 	return k.mapErr(keyring.Delete(service, account))
 }
