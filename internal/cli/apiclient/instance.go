@@ -42,7 +42,8 @@ func NormalizeInstance(raw string, insecure bool) (string, error) {
 			return "", &InsecureError{URL: s}
 		}
 	default:
-		return "", fmt.Errorf("Unsupported instance URL protocol: %s: (expected http:// or https://).", u.Scheme) //lint:ignore ST1005 shown to users as is
+		//lint:ignore ST1005 shown to users as is
+		return "", fmt.Errorf("Unsupported instance URL protocol: %s: (expected http:// or https://).", u.Scheme)
 	}
 	return s, nil
 }

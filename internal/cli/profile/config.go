@@ -51,9 +51,8 @@ func (p Profile) complete() bool { return p.Instance != "" && p.UserID != "" && 
 type Config struct {
 	DefaultProfile string // "default" when the file does not say
 
-	doc          *tomlDoc
-	hasDefault   bool // the file has a defaultProfile key
-	defaultDirty bool
+	doc        *tomlDoc
+	hasDefault bool // the file has a defaultProfile key
 }
 
 // ConfigError is a config.toml that cannot be read.
@@ -115,7 +114,7 @@ func ParseConfig(src []byte) (*Config, error) {
 		seen[name] = true
 		known := map[string]bool{}
 		for _, e := range t.entries {
-			if e.key == nil || len(e.key) != 1 || (&Profile{}).field(e.key[0]) == nil {
+			if len(e.key) != 1 || (&Profile{}).field(e.key[0]) == nil {
 				continue
 			}
 			if !e.isString {
@@ -143,7 +142,7 @@ func (c *Config) profileTable(name string) *tomlTable {
 func readProfile(t *tomlTable) Profile {
 	var p Profile
 	for _, e := range t.entries {
-		if e.key != nil && len(e.key) == 1 && e.isString {
+		if len(e.key) == 1 && e.isString {
 			if f := p.field(e.key[0]); f != nil {
 				*f = e.str
 			}
@@ -200,7 +199,7 @@ func (c *Config) SetProfile(name string, p Profile) {
 		v := *p.field(key)
 		idx := -1
 		for i, e := range t.entries {
-			if e.key != nil && len(e.key) == 1 && e.key[0] == key {
+			if len(e.key) == 1 && e.key[0] == key {
 				idx = i
 				break
 			}
@@ -319,7 +318,7 @@ func (c *Config) Bytes() []byte {
 	// defaultProfile: rewrite in place, or insert as the first line.
 	found := false
 	for _, e := range c.doc.root {
-		if e.key != nil && len(e.key) == 1 && e.key[0] == "defaultProfile" {
+		if len(e.key) == 1 && e.key[0] == "defaultProfile" {
 			if !e.isString || e.str != c.DefaultProfile {
 				e.setString(c.DefaultProfile)
 			}
