@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/appstrate/appstrate-go/internal/afps"
@@ -96,6 +97,9 @@ type credentialsDoc struct {
 // BuildManifest rebuilds the nested provider manifest of a flat body. Validation is the registry's (the
 // manifest validator), whose field paths FlatField maps back to the body's names.
 func BuildManifest(in CustomProviderInput) (json.RawMessage, error) {
+	if err := checkFlatURLs(in); err != nil {
+		return nil, err
+	}
 	version := in.Version
 	if version == "" {
 		version = "1.0.0"
@@ -131,6 +135,41 @@ func BuildManifest(in CustomProviderInput) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
 	}
 	return raw, nil
+}
+
+// checkFlatURLs requires the endpoints of the OAuth modes as absolute http(s) URLs (the manifest validator
+// only checks that they are strings).
+func checkFlatURLs(in CustomProviderInput) error {
+	type field struct {
+		name, value string
+		required    bool
+	}
+	var fields []field
+	switch in.AuthMode {
+	case afps.AuthOAuth2:
+		fields = []field{{"authorizationUrl", in.AuthorizationURL, true}, {"tokenUrl", in.TokenURL, true}, {"refreshUrl", in.RefreshURL, false}}
+	case afps.AuthOAuth1:
+		fields = []field{{"requestTokenUrl", in.RequestTokenURL, true}, {"accessTokenUrl", in.AccessTokenURL, true},
+			{"authorizationUrl", in.AuthorizationURL, true}}
+	}
+	var issues []FieldIssue
+	for _, f := range fields {
+		switch {
+		case f.value == "" && f.required:
+			issues = append(issues, FieldIssue{Field: f.name, Code: "required", Message: "is required for " + in.AuthMode + " providers"})
+		case f.value != "" && !absoluteHTTP(f.value):
+			issues = append(issues, FieldIssue{Field: f.name, Code: "invalid_format", Message: "must be an absolute http(s) URL"})
+		}
+	}
+	if len(issues) > 0 {
+		return &ValidationError{Issues: issues}
+	}
+	return nil
+}
+
+func absoluteHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil
 }
 
 // flatFields maps manifest paths back to the flat body's field names.

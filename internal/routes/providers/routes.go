@@ -280,7 +280,8 @@ func (h handlers) deleteCredentials(ctx context.Context, in *ProviderPath) (*con
 	return &configuredOutput{Body: ConfiguredBody{Configured: false}}, nil
 }
 
-type appInput struct {
+// AppPath is the {applicationId} path parameter.
+type AppPath struct {
 	ApplicationID string `path:"applicationId" doc:"Application id (app_<uuid>)"`
 }
 
@@ -288,7 +289,7 @@ type appListOutput struct {
 	Body httpapi.List[prov.AppProvider]
 }
 
-func (h handlers) appList(ctx context.Context, in *appInput) (*appListOutput, error) {
+func (h handlers) appList(ctx context.Context, in *AppPath) (*appListOutput, error) {
 	rows, err := h.Providers.AppProviders(ctx, Actor(ctx), in.ApplicationID)
 	if err != nil {
 		return nil, Problem(ctx, h.Logger, err)
@@ -297,7 +298,7 @@ func (h handlers) appList(ctx context.Context, in *appInput) (*appListOutput, er
 }
 
 type appCredentialsInput struct {
-	appInput
+	AppPath
 	ProviderPath
 	Body CredentialsBody
 }
@@ -310,7 +311,7 @@ func (h handlers) appSetCredentials(ctx context.Context, in *appCredentialsInput
 }
 
 type appItemInput struct {
-	appInput
+	AppPath
 	ProviderPath
 }
 
