@@ -13,10 +13,11 @@ import (
 // Store keeps the token pairs of the profiles: in the OS keyring when there is one, else in credentials.json.
 //
 // Keyring errors are sorted as CLI.md A3 says, with one deliberate change for headless machines: when there
-// is no keyring backend at all (no D-Bus session or no Secret Service), the file is used with a one-line
-// warning on stderr (upstream is silent). When a keyring exists but fails (locked, access denied...), the
-// store refuses unless AllowPlaintext (APPSTRATE_ALLOW_PLAINTEXT_TOKENS=1), so a misconfigured keyring never
-// silently degrades to plaintext. Windows never uses the file.
+// is no keyring backend at all (no D-Bus session or no Secret Service), the file is used, and writing tokens
+// to it prints a one-line warning on stderr (once per process; upstream is silent). When a keyring exists but
+// fails (locked, access denied...), the store refuses unless AllowPlaintext (APPSTRATE_ALLOW_PLAINTEXT_TOKENS=1,
+// then warned once per process), so a misconfigured keyring never silently degrades to plaintext. Windows
+// never uses the file.
 type Store struct {
 	Dir            string    // the config directory holding credentials.json
 	Keyring        Keyring   // nil: no keyring
@@ -83,6 +84,9 @@ func (s *Store) fallback(op string, err error) error {
 		if !s.AllowPlaintext {
 			return &KeyringBrokenError{Op: op, Err: err}
 		}
+	}
+	if op != "write" && classifyKeyring(err) == keyringNoBackend {
+		return nil // reading or deleting the file needs no warning: it was announced when tokens were written to it
 	}
 	s.warnOnce.Do(func() {
 		if s.Warn != nil {
