@@ -183,7 +183,7 @@ func deviceFlow(ctx context.Context, cmd *cobra.Command, s *session, instance, d
 // pinAfterLogin is the org then app cascade of CLI.md A4 steps 7–8.
 func pinAfterLogin(ctx context.Context, cmd *cobra.Command, s *session, f *loginFlags) (*orgInfo, *appInfo, error) {
 	if f.noOrg {
-		return nil, nil, s.updateProfile(func(p *profile.Profile) { p.OrgID, p.ApplicationID = "", "" })
+		return nil, nil, nil // pins kept from an earlier login of the same user stay as they are
 	}
 	errw := cmd.ErrOrStderr()
 	var org *orgInfo

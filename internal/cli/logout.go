@@ -54,7 +54,11 @@ func runLogout(cmd *cobra.Command, g *globalFlags, all bool) error {
 	defer cancel()
 	if all {
 		if err := revokeAll(ctx, s); err != nil {
-			fmt.Fprintf(errw, "warning: could not revoke every CLI session server-side (%v); revoking this one and continuing.\n", err)
+			fmt.Fprintf(errw, "warning: could not revoke every CLI session server-side (%v); revoke them from the dashboard's "+
+				"device list. Revoking this session and continuing.\n", err)
+		}
+		if t, err := s.store.Load(s.name); err == nil && t != nil {
+			tokens = t // the call may have rotated the pair
 		}
 	}
 	instance, err := apiclient.NormalizeInstance(s.prof.Instance, s.insecure)
@@ -87,11 +91,12 @@ func forget(s *session) error {
 	return errors.Join(derr, cerr)
 }
 
-// revokeAll calls POST /api/auth/cli/sessions/revoke-all with the bearer (the route may demand a dashboard
-// session; its refusal is reported as a warning).
+// revokeAll calls POST /api/auth/cli/sessions/revoke-all with the bearer. Upstream serves that route to
+// dashboard sessions only, so a 401 is expected there: it is not retried with a refreshed token, and the
+// caller reports it as a warning.
 func revokeAll(ctx context.Context, s *session) error {
 	res, err := s.client.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: "/api/auth/cli/sessions/revoke-all",
-		Body: []byte("{}"), Headers: map[string]string{"Accept": "application/json"}})
+		Body: []byte("{}"), Headers: map[string]string{"Accept": "application/json"}, NoRetry: true})
 	if err != nil {
 		return err
 	}

@@ -150,6 +150,7 @@ type Request struct {
 	Path    string // absolute path on the instance, with its query
 	Body    []byte // nil: no body
 	Headers map[string]string
+	NoRetry bool // no reload/refresh and retry on a 401
 }
 
 // Do sends the request with the profile's credentials. On a 401 it reloads the stored tokens (another process
@@ -164,7 +165,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 		return nil, err
 	}
 	res, err := c.send(ctx, instance, r, token)
-	if err != nil || res.StatusCode != http.StatusUnauthorized {
+	if err != nil || res.StatusCode != http.StatusUnauthorized || r.NoRetry {
 		return res, err
 	}
 	fresh, rerr := c.refresh(ctx, token)
