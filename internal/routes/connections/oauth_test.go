@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/appstrate/appstrate-go/internal/apptest"
@@ -113,14 +114,14 @@ func oauth2Lifecycle(t *testing.T, e *apptest.Env, v oauthVariant, slug string) 
 		return w.do("GET", "/api/credential-proxy/proxy", nil, bearer(key, "X-Provider", providerID, "X-Target", srv.URL()+path))
 	}
 	r = w.want(call("/api/me"), 200)
-	if !contains(r.Body, `"user-42"`) || srv.Refreshes != 1 || r.Header.Get("X-Auth-Refreshed") != "" || r.Header.Get("Set-Cookie") != "" {
-		t.Fatalf("proxy: refreshes %d, headers %v, body %s", srv.Refreshes, r.Header, r.Body)
+	if !contains(r.Body, `"user-42"`) || srv.refreshCount() != 1 || r.Header.Get("X-Auth-Refreshed") != "" || r.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("proxy: refreshes %d, headers %v, body %s", srv.refreshCount(), r.Header, r.Body)
 	}
 	// A 401 from the provider refreshes once and replays.
 	srv.ExpireAccess()
 	r = w.want(call("/api/me"), 200)
-	if r.Header.Get("X-Auth-Refreshed") != "true" || srv.Refreshes != 2 {
-		t.Fatalf("after 401: refreshes %d, headers %v", srv.Refreshes, r.Header)
+	if r.Header.Get("X-Auth-Refreshed") != "true" || srv.refreshCount() != 2 {
+		t.Fatalf("after 401: refreshes %d, headers %v", srv.refreshCount(), r.Header)
 	}
 	// The provider echoing the credential does not leak it.
 	r = w.want(call("/api/echo"), 200)
@@ -241,6 +242,46 @@ func TestOAuthStartRefusals(t *testing.T) {
 					t.Fatalf("code %s, want %s (%s)", p.Code, tt.code, p.Detail)
 				}
 			})
+		}
+	})
+}
+
+// TestConcurrentRefreshOnce: many callers hitting a 401 at the same time refresh the token once (rotating
+// refresh tokens would otherwise be burnt), and every call succeeds with the new token.
+func TestConcurrentRefreshOnce(t *testing.T) {
+	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
+		w := newWorld(t, e, "acme")
+		srv := newAuthServer(t)
+		w.want(w.do("POST", "/api/providers", map[string]any{"id": "@acme/idp", "displayName": "IdP", "authMode": "oauth2",
+			"clientId": srv.ClientID, "clientSecret": srv.ClientSecret, "authorizationUrl": srv.URL() + "/authorize",
+			"tokenUrl": srv.URL() + "/token", "authorizedUris": []string{srv.URL() + "/api/**"}}, w.as(w.owner)), 201)
+		var start struct{ AuthURL, State string }
+		w.want(w.do("POST", "/api/connections/connect/@acme/idp", nil, w.as(w.owner)), 200).JSON(t, &start)
+		w.want(w.do("GET", browse(t, start.AuthURL).RequestURI(), nil, nil), 200)
+		key := w.apiKey(w.owner, auth.RoleOwner, w.app)
+		srv.ExpireAccess()
+
+		const callers = 8
+		statuses := make(chan int, callers)
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.Do(apptest.Request{Method: "GET", Path: "/api/credential-proxy/proxy",
+					Headers: bearer(key, "X-Provider", "@acme/idp", "X-Target", srv.URL()+"/api/me")})
+				statuses <- r.Status
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		for s := range statuses {
+			if s != 200 {
+				t.Fatalf("a concurrent call answered %d", s)
+			}
+		}
+		if srv.refreshCount() != 1 {
+			t.Fatalf("%d refreshes for %d concurrent 401s", srv.refreshCount(), callers)
 		}
 	})
 }

@@ -206,6 +206,13 @@ func (s *authServer) RevokeRefresh(token string) {
 	delete(s.refresh, token)
 }
 
+// refreshCount is the number of refresh_token grants served.
+func (s *authServer) refreshCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Refreshes
+}
+
 // ExpireAccess invalidates every access token issued so far (the protected API answers 401).
 func (s *authServer) ExpireAccess() {
 	s.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/audit"
 	"github.com/appstrate/appstrate-go/internal/auth"
 	"github.com/appstrate/appstrate-go/internal/netguard"
+	"github.com/appstrate/appstrate-go/internal/oidc"
 )
 
 const apiKey = "sk_test_proxy_0123456789"
@@ -249,6 +250,27 @@ func TestCredentialProxyRelay(t *testing.T) {
 	})
 }
 
+// ownerJWT runs the CLI device flow through the OIDC service and returns the user's access JWT.
+func ownerJWT(t *testing.T, e *apptest.Env, userID string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.App.OIDC.Startup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	da, err := e.App.OIDC.RequestDeviceCode(ctx, "appstrate-cli", "openid profile email offline_access")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.App.OIDC.ApproveDevice(ctx, da.UserCode, oidc.Approver{UserID: userID, Realm: "platform"}); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := e.App.OIDC.ExchangeDeviceCode(ctx, "appstrate-cli", da.DeviceCode, oidc.ClientInfo{IP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.AccessToken
+}
+
 func TestCredentialProxyCallers(t *testing.T) {
 	apptest.Run(t, map[string]string{"CREDENTIAL_PROXY_LIMITS": `{"rate_per_min":4}`}, func(t *testing.T, e *apptest.Env) {
 		f := setup(t, e)
@@ -261,12 +283,15 @@ func TestCredentialProxyCallers(t *testing.T) {
 				"authorizedUris": []string{f.api.srv.URL + "/**"}}}); r.Status != 201 {
 			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
+		jwt := ownerJWT(t, e, f.owner)
 		tests := []struct {
 			name   string
 			h      http.Header
 			status int
 			code   string
 		}{
+			{"CLI access token", apptest.Headers("Authorization", "Bearer "+jwt, "X-Org-Id", f.org, "X-Application-Id", f.app,
+				"X-Provider", "@acme/api", "X-Target", target), 200, ""},
 			{"cookie session", apptest.Headers("X-Provider", "@acme/api", "X-Target", target, "X-Test-User", f.owner,
 				"X-Org-Id", f.org, "X-Application-Id", f.app), 403, "forbidden"},
 			{"API key without credential-proxy:call", apptest.Headers("Authorization", "Bearer "+memberKey, "X-Provider", "@acme/api",
@@ -282,6 +307,9 @@ func TestCredentialProxyCallers(t *testing.T) {
 				r := e.Do(apptest.Request{Method: "GET", Path: "/api/credential-proxy/proxy", Headers: tt.h})
 				if r.Status != tt.status {
 					t.Fatalf("status %d, want %d: %s", r.Status, tt.status, r.Body)
+				}
+				if tt.code == "" {
+					return
 				}
 				if p := r.Problem(t); p.Code != tt.code {
 					t.Fatalf("code %s, want %s", p.Code, tt.code)
