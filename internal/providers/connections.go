@@ -50,7 +50,8 @@ type Connections struct {
 	Logger    *slog.Logger
 
 	// Net is the outbound policy of token endpoints, OAuth 1.0a endpoints and the credential proxy. The zero
-	// value refuses every internal address; tests opt into loopback explicitly.
+	// value refuses every internal address; tests opt into loopback explicitly. Set it before the first
+	// outbound request: the transport is built from it once.
 	Net         netguard.Policy
 	HTTPTimeout time.Duration // DefaultHTTPTimeout when zero
 	StateTTL    time.Duration // DefaultStateTTL when zero
