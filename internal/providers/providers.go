@@ -118,39 +118,32 @@ func LoadProvider(ctx context.Context, q store.Querier, orgID, id string) (*Prov
 }
 
 // listProviders returns every provider orgID sees: system providers first, then the organization's own, each
-// by id. Rows whose manifest cannot be parsed are logged and skipped.
+// by id (one query). Rows whose manifest cannot be parsed are logged and skipped.
 func (s *Providers) listProviders(ctx context.Context, orgID string) ([]*Provider, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id FROM packages WHERE type = ? AND ephemeral = ?
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, org_id, source, draft_manifest FROM packages WHERE type = ? AND ephemeral = ?
 		AND (source = ? OR org_id = ?) ORDER BY CASE WHEN source = ? THEN 0 ELSE 1 END, id`,
 		packages.TypeProvider, false, packages.SourceSystem, orgID, packages.SourceSystem)
 	if err != nil {
 		return nil, fmt.Errorf("list providers: %w", err)
 	}
-	var idList []string
+	defer rows.Close()
+	var out []*Provider
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+		var pkg packages.Package
+		var org sql.NullString
+		var manifest []byte
+		if err := rows.Scan(&pkg.ID, &org, &pkg.Source, &manifest); err != nil {
 			return nil, fmt.Errorf("scan provider: %w", err)
 		}
-		idList = append(idList, id)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("list providers: %w", err)
-	}
-	out := make([]*Provider, 0, len(idList))
-	for _, id := range idList {
-		p, err := LoadProvider(ctx, s.DB, orgID, id)
-		if errors.Is(err, ErrProviderNotFound) {
-			continue // deleted meanwhile
-		}
+		pkg.OrgID, pkg.Type, pkg.DraftManifest = org.String, packages.TypeProvider, manifest
+		p, err := providerFromPackage(&pkg)
 		if err != nil {
-			s.Logger.WarnContext(ctx, "provider skipped: unreadable manifest", "providerId", id, "error", err)
+			s.Logger.WarnContext(ctx, "provider skipped: unreadable manifest", "providerId", pkg.ID, "error", err)
 			continue
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // appCredential is a row of application_provider_credentials.
