@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -38,9 +39,11 @@ import (
 	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
 	"github.com/appstrate/appstrate-go/internal/routes/profiles"
 	provroutes "github.com/appstrate/appstrate-go/internal/routes/providers"
+	uploadroutes "github.com/appstrate/appstrate-go/internal/routes/uploads"
 	"github.com/appstrate/appstrate-go/internal/secrets"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
+	"github.com/appstrate/appstrate-go/internal/uploads"
 	"github.com/appstrate/appstrate-go/internal/version"
 )
 
@@ -68,6 +71,7 @@ type App struct {
 	Resolver     *providers.Resolver     // which connection a run uses per provider, and provider readiness
 	Jobs         *jobs.Client            // durable jobs and periodic jobs (River on this database); Serve starts it
 	Idempotency  *idempotency.DB         // Idempotency-Key records of the creation routes (API.md §3.6)
+	Uploads      *uploads.Service        // direct uploads: signed PUT URLs, content checks, upload:// consumption
 
 	Providers   *providers.Providers       // provider definitions and each application's admin credentials
 	Connections *providers.Connections     // connections: OAuth 2 / OAuth 1.0a flows, API keys, credentials, refresh
@@ -102,6 +106,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	a.SyncSystemPackages(ctx)
 	a.stopSweeper = idempotency.StartSweeper(ctx, a.Idempotency, time.Hour, logger) // sweeps at boot, then hourly
+	// Expired uploads: swept when the job client starts, then hourly, by the job leader only.
+	if err := uploads.RegisterSweep(a.Jobs, a.Uploads); err != nil {
+		logger.Error("startup: uploads sweep not scheduled", "error", err)
+	}
 	return a, nil
 }
 
@@ -181,6 +189,8 @@ func (a *App) buildServices() {
 	a.Agents.Providers = providers.AgentReadiness{Resolver: a.Resolver}
 	a.Orgs.OnOrgCreated = append(a.Orgs.OnOrgCreated, packages.InstallHelloWorld) // @<slug>/hello-world in the default app
 	a.Idempotency = idempotency.NewDB(a.DB)
+	a.Uploads = uploads.New(a.DB, uploads.NewFSObjects(filepath.Join(a.Config.FSStoragePath, "uploads")),
+		a.Config.UploadSigningSecret, a.Config.AppURL, a.Logger)
 	a.buildProviderServices()
 }
 
@@ -227,6 +237,7 @@ func (a *App) registerRoutes() {
 	agents.RegisterProviderProfiles(a.HTTP.API(), providers.AgentOverrides{DB: a.DB})
 	profiles.Register(a.HTTP.API(), profiles.Deps{Profiles: providers.Profiles{DB: a.DB}, AppProfiles: providers.AppProfiles{DB: a.DB},
 		Limiter: a.Limiter})
+	uploadroutes.Register(a.HTTP.API(), a.Uploads, a.Limiter)
 }
 
 // Close waits for background writes and releases the database.
