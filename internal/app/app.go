@@ -40,11 +40,13 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/profiles"
 	provroutes "github.com/appstrate/appstrate-go/internal/routes/providers"
 	uploadroutes "github.com/appstrate/appstrate-go/internal/routes/uploads"
+	whroutes "github.com/appstrate/appstrate-go/internal/routes/webhooks"
 	"github.com/appstrate/appstrate-go/internal/secrets"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
 	"github.com/appstrate/appstrate-go/internal/uploads"
 	"github.com/appstrate/appstrate-go/internal/version"
+	"github.com/appstrate/appstrate-go/internal/webhooks"
 )
 
 // App is one running platform process: its services and its HTTP transport.
@@ -71,6 +73,7 @@ type App struct {
 	Resolver     *providers.Resolver     // which connection a run uses per provider, and provider readiness
 	Jobs         *jobs.Client            // durable jobs and periodic jobs (River on this database); Serve starts it
 	Idempotency  *idempotency.DB         // Idempotency-Key records of the creation routes (API.md §3.6)
+	Webhooks     *webhooks.Service       // outbound webhooks: endpoints, secrets, Publish and the delivery worker
 	Uploads      *uploads.Service        // direct uploads: signed PUT URLs, content checks, upload:// consumption
 
 	Providers   *providers.Providers       // provider definitions and each application's admin credentials
@@ -189,6 +192,11 @@ func (a *App) buildServices() {
 	a.Agents.Providers = providers.AgentReadiness{Resolver: a.Resolver}
 	a.Orgs.OnOrgCreated = append(a.Orgs.OnOrgCreated, packages.InstallHelloWorld) // @<slug>/hello-world in the default app
 	a.Idempotency = idempotency.NewDB(a.DB)
+	whKeys, _ := secrets.FromConfig(a.Config) // nil only when assembling offline: webhook secrets then fail
+	a.Webhooks = &webhooks.Service{DB: a.DB, Jobs: a.Jobs, Keyring: whKeys, Logger: a.Logger, AllowLocal: !a.Config.Production}
+	if err := a.Webhooks.RegisterWorker(a.Jobs); err != nil {
+		a.Logger.Error("webhooks: delivery worker not registered", "error", err)
+	}
 	a.Uploads = uploads.New(a.DB, uploads.NewFSObjects(filepath.Join(a.Config.FSStoragePath, "uploads")),
 		a.Config.UploadSigningSecret, a.Config.AppURL, a.Logger)
 	a.buildProviderServices()
@@ -229,6 +237,8 @@ func (a *App) registerRoutes() {
 	apppackages.Register(a.HTTP.API(), a.Installs)
 	library.Register(a.HTTP.API(), a.Installs)
 	agents.Register(a.HTTP.API(), a.Agents)
+	whroutes.Register(a.HTTP.API(), whroutes.Deps{Webhooks: a.Webhooks, Limiter: a.Limiter, Idempotency: a.Idempotency,
+		Logger: a.Logger})
 	provroutes.Register(a.HTTP.API(), provroutes.Deps{Providers: a.Providers, Logger: a.Logger})
 	connroutes.Register(a.HTTP.API(), connroutes.Deps{Connections: a.Connections, AppURL: a.Config.AppURL,
 		TrustedOrigins: a.Config.TrustedOrigins, Logger: a.Logger})

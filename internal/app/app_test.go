@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/appstrate/appstrate-go/internal/config"
+	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/store/storetest"
 )
@@ -71,6 +72,9 @@ func TestOpenAPIGolden(t *testing.T) {
 // TestServeOnBothDialects runs the real HTTP server over each database and drains it on cancel.
 func TestServeOnBothDialects(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		if err := jobs.Migrate(t.Context(), db, nil); err != nil { // as New does: Serve starts the registered workers
+			t.Fatal(err)
+		}
 		a := Assemble(testConfig(t), discard(), db)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
