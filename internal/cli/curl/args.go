@@ -71,10 +71,9 @@ type Options struct {
 	HasUA      bool
 
 	// Global options the api command accepts too.
-	Profile         string // -p / --profile
-	InstanceUnsafe  bool   // --insecure (global: allow http:// non-loopback instances)
-	Help            bool
-	ProfileExplicit bool
+	Profile        string // -p / --profile
+	InstanceUnsafe bool   // --insecure (global: allow http:// non-loopback instances)
+	Help           bool
 }
 
 // flagSpec describes one option.
@@ -144,7 +143,7 @@ var flagSpecs = []flagSpec{
 	{"user-agent", 'A', true, func(o *Options, v string) error { o.UserAgent, o.HasUA = v, true; return nil }},
 	{"write-out", 'w', true, func(o *Options, v string) error { o.WriteOut = v; return nil }},
 	{"no-buffer", 'N', false, func(*Options, string) error { return nil }}, // accepted for AGENTS.md recipes: output is never buffered
-	{"profile", 'p', true, func(o *Options, v string) error { o.Profile, o.ProfileExplicit = v, true; return nil }},
+	{"profile", 'p', true, func(o *Options, v string) error { o.Profile = v; return nil }},
 	{"insecure", 0, false, func(o *Options, _ string) error { o.InstanceUnsafe = true; return nil }},
 	{"help", 'h', false, func(o *Options, _ string) error { o.Help = true; return nil }},
 }
