@@ -225,7 +225,10 @@ func verifyWithJWKS(t *testing.T, e *apptest.Env, token string) {
 		}
 		x, _ := base64.RawURLEncoding.DecodeString(k.X)
 		y, _ := base64.RawURLEncoding.DecodeString(k.Y)
-		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			t.Fatalf("JWK point: %v", err)
+		}
 		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 		if err != nil || len(sig) != 64 {
 			t.Fatalf("ES256 signature of %d bytes: %v", len(sig), err)
