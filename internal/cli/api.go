@@ -109,8 +109,8 @@ func newAPICmd() *cobra.Command {
 			if code == 0 {
 				return nil
 			}
-			if msg == "" {
-				msg = fmt.Sprintf("exit status %d", code)
+			if msg == "" { // curl semantics: the reason was printed already, or -s asked for silence
+				return &ExitError{Code: code, Err: fmt.Errorf("exit status %d", code), Silent: true}
 			}
 			return &ExitError{Code: code, Err: errors.New(msg)}
 		},

@@ -13,8 +13,9 @@ import (
 
 // ExitError carries the process exit code of a failed command.
 type ExitError struct {
-	Code int
-	Err  error
+	Code   int
+	Err    error
+	Silent bool // the command already reported (or was asked not to report, e.g. `api -s`): print nothing
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -52,9 +53,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "appstrate: %v\n", err)
 	var exitErr *ExitError
 	var cfgErr *config.Error
+	if !errors.As(err, &exitErr) || !exitErr.Silent {
+		fmt.Fprintf(stderr, "appstrate: %v\n", err)
+	}
 	switch {
 	case errors.As(err, &exitErr):
 		return exitErr.Code

@@ -331,3 +331,22 @@ func TestStaleSessionCookieIsCleared(t *testing.T) {
 		t.Fatalf("%d Set-Cookie=%q", rec.Code, rec.Header().Get("Set-Cookie"))
 	}
 }
+
+func TestOpenAPIDocumentRevalidates(t *testing.T) {
+	s := testServer(t, Options{})
+	first := do(t, s, "GET", "/api/openapi.json", "")
+	etag := first.Header().Get("ETag")
+	if first.Code != 200 || etag == "" || !strings.HasPrefix(etag, `"`) {
+		t.Fatalf("first fetch: %d ETag %q", first.Code, etag)
+	}
+	again := do(t, s, "GET", "/api/openapi.json", "", "If-None-Match", etag)
+	if again.Code != 304 || again.Body.Len() != 0 || again.Header().Get("ETag") != etag {
+		t.Fatalf("revalidation: %d %q", again.Code, again.Header().Get("ETag"))
+	}
+	if stale := do(t, s, "GET", "/api/openapi.json", "", "If-None-Match", `"other"`); stale.Code != 200 || stale.Body.Len() == 0 {
+		t.Fatalf("stale etag: %d", stale.Code)
+	}
+	if yaml := do(t, s, "GET", "/api/openapi.yaml", ""); yaml.Code != 200 || yaml.Header().Get("ETag") == "" {
+		t.Fatalf("yaml: %d", yaml.Code)
+	}
+}

@@ -104,7 +104,7 @@ func (s *Server) pipeline() http.Handler {
 		tenancy(s.opts.Tenancy),
 		apiVersion(s.opts.OrgAPIVersion),
 	}
-	var h http.Handler = s.mux
+	var h http.Handler = openAPIETag(s.mux)
 	for i := len(chain) - 1; i >= 0; i-- {
 		h = chain[i](h)
 	}
