@@ -39,8 +39,10 @@ import (
 	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
 	"github.com/appstrate/appstrate-go/internal/routes/profiles"
 	provroutes "github.com/appstrate/appstrate-go/internal/routes/providers"
+	runroutes "github.com/appstrate/appstrate-go/internal/routes/runs"
 	uploadroutes "github.com/appstrate/appstrate-go/internal/routes/uploads"
 	whroutes "github.com/appstrate/appstrate-go/internal/routes/webhooks"
+	"github.com/appstrate/appstrate-go/internal/runs"
 	"github.com/appstrate/appstrate-go/internal/secrets"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
@@ -75,6 +77,7 @@ type App struct {
 	Idempotency  *idempotency.DB         // Idempotency-Key records of the creation routes (API.md §3.6)
 	Webhooks     *webhooks.Service       // outbound webhooks: endpoints, secrets, Publish and the delivery worker
 	Uploads      *uploads.Service        // direct uploads: signed PUT URLs, content checks, upload:// consumption
+	Runs         *runs.Service           // runs: admission, the run worker, finalize, cancel, watchdog
 
 	Providers   *providers.Providers       // provider definitions and each application's admin credentials
 	Connections *providers.Connections     // connections: OAuth 2 / OAuth 1.0a flows, API keys, credentials, refresh
@@ -112,6 +115,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	// Expired uploads: swept when the job client starts, then hourly, by the job leader only.
 	if err := uploads.RegisterSweep(a.Jobs, a.Uploads); err != nil {
 		logger.Error("startup: uploads sweep not scheduled", "error", err)
+	}
+	if err := a.Runs.RegisterWorker(a.Jobs); err != nil { // after jobs.Migrate: the watchdog is a periodic job
+		logger.Error("startup: run worker not registered", "error", err)
 	}
 	return a, nil
 }
@@ -200,6 +206,9 @@ func (a *App) buildServices() {
 	a.Uploads = uploads.New(a.DB, uploads.NewFSObjects(filepath.Join(a.Config.FSStoragePath, "uploads")),
 		a.Config.UploadSigningSecret, a.Config.AppURL, a.Logger)
 	a.buildProviderServices()
+	a.Runs = &runs.Service{DB: a.DB, Jobs: a.Jobs, Webhooks: a.Webhooks, Resolver: a.Resolver, Limiter: a.Limiter,
+		Limits: a.Config.PlatformRunLimits, TokenSecret: a.Config.RunTokenSecret, Heartbeat: a.Config.RunHeartbeatInterval,
+		Stall: a.Config.RunStallThreshold, Watchdog: a.Config.RunWatchdogInterval, Logger: a.Logger}
 }
 
 // buildProviderServices constructs the provider, connection and credential proxy services. Without
@@ -248,6 +257,8 @@ func (a *App) registerRoutes() {
 	profiles.Register(a.HTTP.API(), profiles.Deps{Profiles: providers.Profiles{DB: a.DB}, AppProfiles: providers.AppProfiles{DB: a.DB},
 		Limiter: a.Limiter})
 	uploadroutes.Register(a.HTTP.API(), a.Uploads, a.Limiter)
+	runroutes.Register(a.HTTP.API(), runroutes.Deps{Runs: a.Runs, Limiter: a.Limiter, Idempotency: a.Idempotency,
+		AppURL: a.Config.AppURL, Logger: a.Logger})
 }
 
 // Close waits for background writes and releases the database.

@@ -1,0 +1,212 @@
+package runs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/appstrate/appstrate-go/internal/store"
+	"github.com/appstrate/appstrate-go/internal/types/isotime"
+)
+
+// Run is the wire shape of a run (API.md §5 item 10, the columns that exist so far). The sink secret is
+// never part of it.
+type Run struct {
+	ID                string          `json:"id"`
+	PackageID         *string         `json:"packageId"`
+	UserID            *string         `json:"userId"`
+	EndUserID         *string         `json:"endUserId"`
+	APIKeyID          *string         `json:"apiKeyId"`
+	ApplicationID     string          `json:"applicationId"`
+	OrgID             string          `json:"orgId"`
+	Status            string          `json:"status" enum:"pending,running,success,failed,timeout,cancelled"`
+	Input             json.RawMessage `json:"input"`
+	Result            json.RawMessage `json:"result" doc:"{output} or null"`
+	Checkpoint        json.RawMessage `json:"checkpoint"`
+	Error             *string         `json:"error"`
+	TokenUsage        json.RawMessage `json:"tokenUsage"`
+	StartedAt         isotime.Time    `json:"startedAt"`
+	CompletedAt       isotime.Time    `json:"completedAt"`
+	Duration          *int64          `json:"duration" doc:"Milliseconds"`
+	VersionLabel      *string         `json:"versionLabel"`
+	VersionDirty      bool            `json:"versionDirty"`
+	NotifiedAt        isotime.Time    `json:"notifiedAt"`
+	ReadAt            isotime.Time    `json:"readAt"`
+	RunNumber         *int64          `json:"runNumber"`
+	Metadata          json.RawMessage `json:"metadata"`
+	AgentScope        *string         `json:"agentScope"`
+	AgentName         *string         `json:"agentName"`
+	Config            json.RawMessage `json:"config"`
+	ConfigOverride    json.RawMessage `json:"configOverride"`
+	RunOrigin         string          `json:"runOrigin" enum:"platform,remote"`
+	SinkExpiresAt     isotime.Time    `json:"sinkExpiresAt"`
+	SinkClosedAt      isotime.Time    `json:"sinkClosedAt"`
+	LastEventSequence int64           `json:"lastEventSequence"`
+	LastHeartbeatAt   isotime.Time    `json:"lastHeartbeatAt"`
+	UserName          *string         `json:"userName"`
+	EndUserName       *string         `json:"endUserName"`
+	APIKeyName        *string         `json:"apiKeyName"`
+
+	jobID sql.NullInt64
+}
+
+const runSelect = `SELECT r.id, r.package_id, r.user_id, r.end_user_id, r.api_key_id, r.application_id, r.org_id,
+	r.status, r.input, r.result, r.checkpoint, r.error, r.token_usage, r.started_at, r.completed_at, r.duration,
+	r.version_label, r.version_dirty, r.notified_at, r.read_at, r.run_number, r.metadata, r.agent_scope,
+	r.agent_name, r.config, r.config_override, r.run_origin, r.sink_expires_at, r.sink_closed_at,
+	r.last_event_sequence, r.last_heartbeat_at, u.name, eu.name, k.name, r.job_id
+	FROM runs r LEFT JOIN users u ON u.id = r.user_id LEFT JOIN end_users eu ON eu.id = r.end_user_id
+	LEFT JOIN api_keys k ON k.id = r.api_key_id`
+
+func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
+	var r Run
+	var input, result, checkpoint, usage, metadata, cfg, override []byte
+	err := row.Scan(&r.ID, &r.PackageID, &r.UserID, &r.EndUserID, &r.APIKeyID, &r.ApplicationID, &r.OrgID,
+		&r.Status, &input, &result, &checkpoint, &r.Error, &usage, &r.StartedAt, &r.CompletedAt, &r.Duration,
+		&r.VersionLabel, &r.VersionDirty, &r.NotifiedAt, &r.ReadAt, &r.RunNumber, &metadata, &r.AgentScope,
+		&r.AgentName, &cfg, &override, &r.RunOrigin, &r.SinkExpiresAt, &r.SinkClosedAt,
+		&r.LastEventSequence, &r.LastHeartbeatAt, &r.UserName, &r.EndUserName, &r.APIKeyName, &r.jobID)
+	if err != nil {
+		return nil, err
+	}
+	r.Input, r.Result, r.Checkpoint, r.TokenUsage = rawJSON(input), rawJSON(result), rawJSON(checkpoint), rawJSON(usage)
+	r.Metadata, r.Config, r.ConfigOverride = rawJSON(metadata), rawJSON(cfg), rawJSON(override)
+	return &r, nil
+}
+
+func rawJSON(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(b)
+}
+
+func getRun(ctx context.Context, q store.Querier, id string) (*Run, error) {
+	r, err := scanRun(q.QueryRowContext(ctx, runSelect+` WHERE r.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrRunNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Get returns a run of the caller's application (an impersonated end-user: only its own), else ErrRunNotFound.
+func (s *Service) Get(ctx context.Context, c Caller, id string) (*Run, error) {
+	r, err := getRun(ctx, s.DB, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.ApplicationID != c.AppID || r.OrgID != c.OrgID || (c.EndUserID != "" && (r.EndUserID == nil || *r.EndUserID != c.EndUserID)) {
+		return nil, ErrRunNotFound
+	}
+	return r, nil
+}
+
+// ListQuery filters a run list.
+type ListQuery struct {
+	AgentID       string // "" = every agent
+	Status        string
+	OnlyUserID    string // user=me
+	Limit, Offset int
+}
+
+// List returns a page of the caller's application runs, newest first, with the total count.
+func (s *Service) List(ctx context.Context, c Caller, q ListQuery) ([]*Run, int, error) {
+	where := ` WHERE r.application_id = ? AND r.org_id = ?`
+	args := []any{c.AppID, c.OrgID}
+	if c.EndUserID != "" {
+		where += ` AND r.end_user_id = ?`
+		args = append(args, c.EndUserID)
+	}
+	if q.AgentID != "" {
+		where += ` AND r.package_id = ?`
+		args = append(args, q.AgentID)
+	}
+	if q.Status != "" {
+		where += ` AND r.status = ?`
+		args = append(args, q.Status)
+	}
+	if q.OnlyUserID != "" {
+		where += ` AND r.user_id = ?`
+		args = append(args, q.OnlyUserID)
+	}
+	var total int
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM runs r`+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count runs: %w", err)
+	}
+	rows, err := s.DB.QueryContext(ctx, runSelect+where+` ORDER BY r.created_at DESC, r.id DESC LIMIT ? OFFSET ?`,
+		append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	out := []*Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("scan run: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}
+
+// Log is a row of GET /api/runs/{id}/logs.
+type Log struct {
+	ID        int64           `json:"id"`
+	RunID     string          `json:"runId"`
+	OrgID     string          `json:"orgId"`
+	Type      string          `json:"type" enum:"progress,result,system"`
+	Level     string          `json:"level" enum:"debug,info,warn,error"`
+	Event     *string         `json:"event"`
+	Message   *string         `json:"message"`
+	Data      json.RawMessage `json:"data"`
+	CreatedAt isotime.Time    `json:"createdAt"`
+}
+
+// Logs returns the log rows of a visible run with id > since, by id.
+func (s *Service) Logs(ctx context.Context, c Caller, id string, since int64) ([]Log, error) {
+	if _, err := s.Get(ctx, c, id); err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, run_id, org_id, type, level, event, message, data, created_at
+		FROM run_logs WHERE run_id = ? AND id > ? ORDER BY id`, id, since)
+	if err != nil {
+		return nil, fmt.Errorf("list run logs: %w", err)
+	}
+	defer rows.Close()
+	out := []Log{}
+	for rows.Next() {
+		var l Log
+		var data []byte
+		if err := rows.Scan(&l.ID, &l.RunID, &l.OrgID, &l.Type, &l.Level, &l.Event, &l.Message, &data, &l.CreatedAt); err != nil {
+			return nil, fmt.Errorf("scan run log: %w", err)
+		}
+		l.Data = rawJSON(data)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Delete deletes a terminal run and its logs; ErrInProgress while it is pending or running.
+func (s *Service) Delete(ctx context.Context, c Caller, id string) error {
+	r, err := s.Get(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if r.Status == StatusPending || r.Status == StatusRunning {
+		return ErrInProgress
+	}
+	res, err := s.DB.ExecContext(ctx, `DELETE FROM runs WHERE id = ? AND status NOT IN ('pending', 'running')`, id)
+	if err != nil {
+		return fmt.Errorf("delete run %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrInProgress
+	}
+	return nil
+}

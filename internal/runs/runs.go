@@ -1,0 +1,415 @@
+package runs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/appstrate/appstrate-go/internal/config"
+	"github.com/appstrate/appstrate-go/internal/executor"
+	"github.com/appstrate/appstrate-go/internal/ids"
+	"github.com/appstrate/appstrate-go/internal/jobs"
+	"github.com/appstrate/appstrate-go/internal/jsonschema"
+	"github.com/appstrate/appstrate-go/internal/packages"
+	"github.com/appstrate/appstrate-go/internal/providers"
+	"github.com/appstrate/appstrate-go/internal/ratelimit"
+	"github.com/appstrate/appstrate-go/internal/store"
+	"github.com/appstrate/appstrate-go/internal/types/isotime"
+	"github.com/appstrate/appstrate-go/internal/webhooks"
+)
+
+// Run statuses.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusSuccess   = "success"
+	StatusFailed    = "failed"
+	StatusTimeout   = "timeout"
+	StatusCancelled = "cancelled"
+)
+
+// Error messages of the platform-side finalizations.
+const (
+	ErrorCancelled = "Cancelled by user"
+	ErrorRestarted = "The platform restarted while this run was in flight"
+)
+
+// DefaultTimeoutSeconds is a run's timeout when neither the request nor the manifest sets one.
+const DefaultTimeoutSeconds = 300
+
+// Errors of the service; the routes map them to problems.
+var (
+	ErrAgentNotFound   = errors.New("agent not found")   // 404 agent_not_found
+	ErrVersionNotFound = errors.New("version not found") // 404 not_found
+	ErrRunNotFound     = errors.New("run not found")     // 404 run_not_found
+	ErrNotCancellable  = errors.New("run is not cancellable")
+	ErrInProgress      = errors.New("run in progress")
+)
+
+// ValidationError reports input (Code invalid_input, Problem validation_failed) or config (Code
+// invalid_config) that does not match the agent's schema; Fields paths are prefixed by "input." / "config.".
+type ValidationError struct {
+	Code   string
+	Fields []jsonschema.FieldError
+}
+
+func (e *ValidationError) Error() string { return "run " + e.Code }
+
+// NotReadyError is a provider readiness failure: Code is the first missing provider's code.
+type NotReadyError struct{ Code, Message string }
+
+func (e *NotReadyError) Error() string { return e.Message }
+
+// LimitError is an org admission refusal (429): Code org_run_rate_limited or org_run_concurrency_exceeded.
+type LimitError struct {
+	Code       string
+	Message    string
+	RetryAfter int // seconds
+}
+
+func (e *LimitError) Error() string { return e.Message }
+
+// Service runs agents. Construct it without touching the database; register its worker with RegisterWorker
+// once River's tables exist.
+type Service struct {
+	DB       *store.DB
+	Jobs     *jobs.Client
+	Webhooks *webhooks.Service // nil = no webhook events
+	Resolver *providers.Resolver
+	Limiter  ratelimit.Limiter
+	Limits   config.PlatformRunLimits
+	// Executor executes runs; nil fails every run with "No executor is configured".
+	Executor executor.Executor
+	// TokenSecret is RUN_TOKEN_SECRET.
+	TokenSecret string
+	// Heartbeat, Stall and Watchdog are RUN_HEARTBEAT_INTERVAL_SECONDS, RUN_STALL_THRESHOLD_SECONDS and
+	// RUN_WATCHDOG_INTERVAL_SECONDS.
+	Heartbeat, Stall, Watchdog time.Duration
+	Logger                     *slog.Logger
+
+	active sync.Map // runID → context.CancelCauseFunc of the runs this process executes
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// Caller is who starts or reads runs.
+type Caller struct {
+	OrgID, AppID string
+	UserID       string
+	EndUserID    string // impersonated end-user: it only sees its own runs
+	APIKeyID     string
+}
+
+// CreateParams is a run request.
+type CreateParams struct {
+	AgentID string
+	Version string // "" = the draft
+	Input   json.RawMessage
+	Config  json.RawMessage // partial override of the stored config
+	ModelID *string
+	ProxyID *string
+	// TimeoutSeconds overrides the manifest's timeout (0 = none); capped by the ceiling.
+	TimeoutSeconds int
+}
+
+// RunArgs is the River job executing one run.
+type RunArgs struct {
+	RunID          string `json:"runId"`
+	TimeoutSeconds int    `json:"timeoutSeconds"`
+}
+
+// Kind names the job.
+func (RunArgs) Kind() string { return "run_execute" }
+
+type install struct {
+	config           []byte
+	modelID, proxyID sql.NullString
+}
+
+// Create admits a run and creates it `pending` with its job in one transaction; it returns the run id.
+func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string, error) {
+	pkg, err := packages.GetPackage(ctx, s.DB, p.AgentID)
+	if errors.Is(err, packages.ErrNotFound) {
+		return "", ErrAgentNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	if pkg.Type != packages.TypeAgent || !pkg.VisibleToOrg(c.OrgID) {
+		return "", ErrAgentNotFound
+	}
+	var in *install
+	var row install
+	err = s.DB.QueryRowContext(ctx, `SELECT config, model_id, proxy_id FROM application_packages
+		WHERE application_id = ? AND package_id = ?`, c.AppID, pkg.ID).Scan(&row.config, &row.modelID, &row.proxyID)
+	switch {
+	case err == nil:
+		in = &row
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", fmt.Errorf("load installation of %s: %w", pkg.ID, err)
+	case !pkg.IsSystem():
+		return "", ErrAgentNotFound
+	}
+
+	manifest := []byte(pkg.DraftManifest)
+	versionLabel := ""
+	if p.Version != "" {
+		if pkg.IsSystem() {
+			return "", ErrVersionNotFound
+		}
+		err := s.DB.QueryRowContext(ctx, `SELECT manifest FROM package_versions WHERE package_id = ? AND version = ?`,
+			pkg.ID, p.Version).Scan(&manifest)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", ErrVersionNotFound
+		}
+		if err != nil {
+			return "", fmt.Errorf("load version %s of %s: %w", p.Version, pkg.ID, err)
+		}
+		versionLabel = p.Version
+	} else if v := manifestString(manifest, "version"); v != "" {
+		versionLabel = v
+	}
+	var m agentManifest
+	_ = json.Unmarshal(manifest, &m)
+
+	input, err := validateInput(m.Input.Schema, p.Input)
+	if err != nil {
+		return "", err
+	}
+	var stored []byte
+	if in != nil {
+		stored = in.config
+	}
+	cfg, err := mergeConfig(m.Config.Schema, stored, p.Config)
+	if err != nil {
+		return "", err
+	}
+
+	actor := providers.Actor{UserID: c.UserID}
+	if c.EndUserID != "" {
+		actor = providers.Actor{EndUserID: c.EndUserID}
+	}
+	if s.Resolver != nil {
+		rd, err := s.Resolver.Readiness(ctx, s.DB, providers.RunContext{OrgID: c.OrgID, AppID: c.AppID, Actor: actor, AgentID: pkg.ID})
+		if err != nil {
+			return "", fmt.Errorf("provider readiness of %s: %w", pkg.ID, err)
+		}
+		if len(rd.Missing) > 0 {
+			return "", &NotReadyError{Code: rd.Missing[0].Reason.Code(), Message: rd.Missing[0].Message}
+		}
+	}
+
+	if err := s.admit(ctx, c.OrgID); err != nil {
+		return "", err
+	}
+	timeout := m.Timeout
+	if p.TimeoutSeconds > 0 {
+		timeout = p.TimeoutSeconds
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeoutSeconds
+	}
+	if ceil := s.Limits.TimeoutCeilingSeconds; ceil > 0 && timeout > ceil {
+		timeout = ceil
+	}
+
+	modelID, proxyID := p.ModelID, p.ProxyID
+	if modelID == nil && in != nil && in.modelID.Valid {
+		modelID = &in.modelID.String
+	}
+	if proxyID == nil && in != nil && in.proxyID.Valid {
+		proxyID = &in.proxyID.String
+	}
+	runID := ids.New(ids.Run)
+	now := isotime.Now()
+	override := nullJSON(p.Config)
+	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(run_number), 0) FROM runs
+			WHERE org_id = ? AND application_id = ? AND package_id = ?`, c.OrgID, c.AppID, pkg.ID).Scan(&n); err != nil {
+			return fmt.Errorf("next run number: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, package_id, user_id, end_user_id, api_key_id, application_id,
+			org_id, status, input, config, config_override, agent_scope, agent_name, version_label, model_id, proxy_id,
+			run_number, run_origin, timeout_seconds, started_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'platform', ?, ?, ?)`,
+			runID, pkg.ID, nullStr(userOf(c)), nullStr(c.EndUserID), nullStr(c.APIKeyID), c.AppID, c.OrgID,
+			string(input), string(cfg), override, pkg.Scope(), pkg.Name(), nullStr(versionLabel), modelID, proxyID,
+			n+1, timeout, now, now)
+		if err != nil {
+			return fmt.Errorf("insert run: %w", err)
+		}
+		res, err := s.Jobs.InsertTx(ctx, tx, RunArgs{RunID: runID, TimeoutSeconds: timeout}, &river.InsertOpts{MaxAttempts: 1})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET job_id = ? WHERE id = ?`, res.Job.ID, runID); err != nil {
+			return fmt.Errorf("record run job: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return runID, nil
+}
+
+func userOf(c Caller) string {
+	if c.EndUserID != "" {
+		return ""
+	}
+	return c.UserID
+}
+
+// admit applies PLATFORM_RUN_LIMITS: the org's runs per minute, then its runs in flight.
+func (s *Service) admit(ctx context.Context, orgID string) error {
+	if rate := s.Limits.PerOrgGlobalRatePerMin; rate > 0 && s.Limiter != nil {
+		r, err := s.Limiter.Take(ctx, "org-run:"+orgID, rate, time.Minute)
+		if err != nil {
+			return fmt.Errorf("org run rate: %w", err)
+		}
+		if !r.Allowed {
+			secs := max(int((r.Reset+time.Second-1)/time.Second), 1)
+			return &LimitError{Code: "org_run_rate_limited", RetryAfter: secs,
+				Message: "Organization rate limit reached (" + strconv.Itoa(rate) + "/min). Retry in " + strconv.Itoa(secs) + "s."}
+		}
+	}
+	if maxRuns := s.Limits.MaxConcurrentPerOrg; maxRuns > 0 {
+		var n int
+		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE org_id = ? AND status IN ('pending', 'running')`,
+			orgID).Scan(&n); err != nil {
+			return fmt.Errorf("count org runs in flight: %w", err)
+		}
+		if n >= maxRuns {
+			return &LimitError{Code: "org_run_concurrency_exceeded", RetryAfter: 5,
+				Message: "Organization concurrency limit reached (" + strconv.Itoa(maxRuns) + " runs in flight)."}
+		}
+	}
+	return nil
+}
+
+type agentManifest struct {
+	Input struct {
+		Schema json.RawMessage `json:"schema"`
+	} `json:"input"`
+	Config struct {
+		Schema json.RawMessage `json:"schema"`
+	} `json:"config"`
+	Timeout int `json:"timeout"`
+}
+
+func manifestString(manifest []byte, key string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(manifest, &m) != nil {
+		return ""
+	}
+	var s string
+	_ = json.Unmarshal(m[key], &s)
+	return s
+}
+
+// validateInput checks the input object against the input schema and returns it encoded ({} when absent).
+func validateInput(schema, raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = json.RawMessage(`{}`)
+	}
+	v, err := jsonschema.Decode(raw)
+	if err != nil {
+		return nil, &ValidationError{Code: "invalid_input", Fields: []jsonschema.FieldError{{Path: "input",
+			Code: jsonschema.CodeInvalidType, Message: "must be a JSON object"}}}
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, &ValidationError{Code: "invalid_input", Fields: []jsonschema.FieldError{{Path: "input",
+			Code: jsonschema.CodeInvalidType, Message: "must be object"}}}
+	}
+	if len(schema) > 0 && schema[0] == '{' {
+		compiled, err := jsonschema.Compile(schema)
+		if err == nil {
+			if fe := compiled.Validate(v); len(fe) > 0 {
+				return nil, &ValidationError{Code: "invalid_input", Fields: prefixed("input", fe)}
+			}
+		}
+	}
+	return raw, nil
+}
+
+// mergeConfig deep-merges override over stored, fills the schema's defaults and validates the result.
+func mergeConfig(schema, stored, override json.RawMessage) ([]byte, error) {
+	base, _ := jsonschema.Decode(stored)
+	bm, _ := base.(map[string]any)
+	if bm == nil {
+		bm = map[string]any{}
+	}
+	if len(override) > 0 && string(override) != "null" {
+		ov, err := jsonschema.Decode(override)
+		om, ok := ov.(map[string]any)
+		if err != nil || !ok {
+			return nil, &ValidationError{Code: "invalid_config", Fields: []jsonschema.FieldError{{Path: "config",
+				Code: jsonschema.CodeInvalidType, Message: "must be object"}}}
+		}
+		bm = deepMerge(bm, om)
+	}
+	var merged any = bm
+	if len(schema) > 0 && schema[0] == '{' {
+		if compiled, err := jsonschema.Compile(schema); err == nil {
+			merged = jsonschema.ApplyDefaults(compiled, merged)
+			if fe := compiled.Validate(merged); len(fe) > 0 {
+				return nil, &ValidationError{Code: "invalid_config", Fields: prefixed("config", fe)}
+			}
+		}
+	}
+	out, err := json.Marshal(merged)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return out, nil
+}
+
+func deepMerge(dst, src map[string]any) map[string]any {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				dst[k] = deepMerge(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+	return dst
+}
+
+func prefixed(prefix string, fe []jsonschema.FieldError) []jsonschema.FieldError {
+	out := make([]jsonschema.FieldError, len(fe))
+	for i, f := range fe {
+		f.Path = jsonschema.JoinPath(prefix, f.Path)
+		out[i] = f
+	}
+	return out
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullJSON(raw json.RawMessage) any {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return string(raw)
+}
