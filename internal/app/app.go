@@ -18,6 +18,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/idempotency"
 	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/mail"
+	"github.com/appstrate/appstrate-go/internal/models"
 	"github.com/appstrate/appstrate-go/internal/oidc"
 	"github.com/appstrate/appstrate-go/internal/packages"
 	"github.com/appstrate/appstrate-go/internal/providers"
@@ -35,6 +36,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/invite"
 	"github.com/appstrate/appstrate-go/internal/routes/library"
 	"github.com/appstrate/appstrate-go/internal/routes/me"
+	modelroutes "github.com/appstrate/appstrate-go/internal/routes/models"
 	"github.com/appstrate/appstrate-go/internal/routes/orgs"
 	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
 	"github.com/appstrate/appstrate-go/internal/routes/profiles"
@@ -78,6 +80,7 @@ type App struct {
 	Webhooks     *webhooks.Service       // outbound webhooks: endpoints, secrets, Publish and the delivery worker
 	Uploads      *uploads.Service        // direct uploads: signed PUT URLs, content checks, upload:// consumption
 	Runs         *runs.Service           // runs: admission, the run worker, finalize, cancel, watchdog
+	Models       *models.Service         // org models, model-provider credentials, system models, Resolve
 
 	Providers   *providers.Providers       // provider definitions and each application's admin credentials
 	Connections *providers.Connections     // connections: OAuth 2 / OAuth 1.0a flows, API keys, credentials, refresh
@@ -209,6 +212,9 @@ func (a *App) buildServices() {
 	a.Runs = &runs.Service{DB: a.DB, Jobs: a.Jobs, Webhooks: a.Webhooks, Resolver: a.Resolver, Limiter: a.Limiter,
 		Limits: a.Config.PlatformRunLimits, TokenSecret: a.Config.RunTokenSecret, Heartbeat: a.Config.RunHeartbeatInterval,
 		Stall: a.Config.RunStallThreshold, Watchdog: a.Config.RunWatchdogInterval, Logger: a.Logger}
+	modelKeys, _ := secrets.FromConfig(a.Config) // nil only when assembling offline: credentials then fail
+	// User base URLs never reach internal addresses (netguard zero policy); system keys are the operator's.
+	a.Models = &models.Service{DB: a.DB, Keyring: modelKeys, System: a.Config.SystemProviderKeys, Logger: a.Logger}
 }
 
 // buildProviderServices constructs the provider, connection and credential proxy services. Without
@@ -259,6 +265,7 @@ func (a *App) registerRoutes() {
 	uploadroutes.Register(a.HTTP.API(), a.Uploads, a.Limiter)
 	runroutes.Register(a.HTTP.API(), runroutes.Deps{Runs: a.Runs, Limiter: a.Limiter, Idempotency: a.Idempotency,
 		AppURL: a.Config.AppURL, Logger: a.Logger})
+	modelroutes.Register(a.HTTP.API(), modelroutes.Deps{Models: a.Models, Limiter: a.Limiter})
 }
 
 // Close waits for background writes and releases the database.
