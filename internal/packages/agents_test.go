@@ -55,9 +55,6 @@ func TestRunningRunsSeam(t *testing.T) {
 		if err != nil || len(list) != 1 || list[0].RunningRuns != 0 {
 			t.Fatalf("without runs: %+v %v", list, err)
 		}
-		if ok, err := plain.hasRunsTable(ctx); ok || err != nil {
-			t.Fatalf("runs table detected: %v %v", ok, err)
-		}
 		busy := &Agents{DB: db, RunCounter: fakeRuns{"@acme/busy": 2}}
 		list, err = busy.List(ctx, c)
 		if err != nil || list[0].RunningRuns != 2 {
@@ -78,23 +75,28 @@ func TestRunningRunsSeam(t *testing.T) {
 
 // TestRunsTableCount: once a runs table exists, pending and running rows of the application are counted.
 func TestRunsTableCount(t *testing.T) {
-	db := storetest.SQLite(t)
-	ctx := context.Background()
-	c := seedAgentWorld(t, db)
-	a := &Agents{DB: db}
-	for _, q := range []string{
-		`CREATE TABLE runs (id TEXT PRIMARY KEY, package_id TEXT, application_id TEXT, status TEXT)`,
-		`INSERT INTO runs VALUES ('r1', '@acme/busy', 'app_1', 'running'), ('r2', '@acme/busy', 'app_1', 'pending'),
-			('r3', '@acme/busy', 'app_1', 'success'), ('r4', '@acme/busy', 'app_other', 'running')`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := seedAgentWorld(t, db)
+		a := &Agents{DB: db}
+		now := isotime.Now()
+		if _, err := db.ExecContext(ctx, `INSERT INTO applications (id, org_id, name, is_default, created_at, updated_at)
+			VALUES ('app_other', 'org-1', 'Other', ?, ?, ?)`, false, now, now); err != nil {
+			t.Fatal(err)
 		}
-	}
-	list, err := a.List(ctx, c)
-	if err != nil || list[0].RunningRuns != 2 {
-		t.Fatalf("counted %+v %v", list, err)
-	}
+		for _, r := range []struct{ id, app, status string }{
+			{"r1", "app_1", "running"}, {"r2", "app_1", "pending"}, {"r3", "app_1", "success"}, {"r4", "app_other", "running"},
+		} {
+			if _, err := db.ExecContext(ctx, `INSERT INTO runs (id, package_id, application_id, org_id, status, timeout_seconds, started_at, created_at)
+				VALUES (?, '@acme/busy', ?, 'org-1', ?, 300, ?, ?)`, r.id, r.app, r.status, now, now); err != nil {
+				t.Fatalf("insert run %s: %v", r.id, err)
+			}
+		}
+		list, err := a.List(ctx, c)
+		if err != nil || list[0].RunningRuns != 2 {
+			t.Fatalf("counted %+v %v", list, err)
+		}
+	})
 }
 
 // TestHelloWorldHookInBootstrapTransaction: the hook works on a transaction and is idempotent on a taken id.
