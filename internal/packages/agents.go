@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/appstrate/appstrate-go/internal/jsonschema"
 	"github.com/appstrate/appstrate-go/internal/store"
@@ -28,7 +27,6 @@ type Agents struct {
 	// every enabled provider is reported no_connection.
 	Providers ProviderChecker
 
-	runsTable atomic.Bool // a runs table was seen (never un-seen)
 }
 
 // RunCounter counts the runs in flight (pending or running) of agents in an application.
@@ -142,17 +140,13 @@ func (s *Agents) requireAgent(ctx context.Context, q store.Querier, c AppCaller,
 	return p, in, nil
 }
 
-// runningRuns counts in-flight runs through RunCounter, else through the runs table when it exists.
+// runningRuns counts in-flight runs through RunCounter, else from the runs table.
 func (s *Agents) runningRuns(ctx context.Context, appID string, ids []string) (map[string]int, error) {
 	if len(ids) == 0 {
 		return map[string]int{}, nil
 	}
 	if s.RunCounter != nil {
 		return s.RunCounter.RunningRuns(ctx, appID, ids)
-	}
-	ok, err := s.hasRunsTable(ctx)
-	if err != nil || !ok {
-		return map[string]int{}, err
 	}
 	rows, err := s.DB.QueryContext(ctx, `SELECT package_id, count(*) FROM runs
 		WHERE application_id = ? AND status IN ('pending', 'running') GROUP BY package_id`, appID)
@@ -176,30 +170,6 @@ func (s *Agents) runningRuns(ctx context.Context, appID string, ids []string) (m
 		}
 	}
 	return out, rows.Err()
-}
-
-// hasRunsTable reports whether the runs table exists yet (this seam disappears once the runs area ships its
-// migration and a RunCounter).
-func (s *Agents) hasRunsTable(ctx context.Context) (bool, error) {
-	if s.runsTable.Load() {
-		return true, nil
-	}
-	var n int
-	var err error
-	if s.DB.Dialect() == store.Postgres {
-		err = s.DB.QueryRowContext(ctx, `SELECT count(*) FROM pg_catalog.pg_class c
-			JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
-			WHERE c.relname = 'runs' AND c.relkind IN ('r', 'p') AND ns.nspname = current_schema()`).Scan(&n)
-	} else {
-		err = s.DB.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'`).Scan(&n)
-	}
-	if err != nil {
-		return false, fmt.Errorf("look for the runs table: %w", err)
-	}
-	if n > 0 {
-		s.runsTable.Store(true)
-	}
-	return n > 0, nil
 }
 
 // AgentDetail is the agent detail of `GET /api/packages/agents/{scope}/{name}` (API.md §5 item 8). Manifest,
