@@ -26,7 +26,6 @@ type Agents struct {
 	// Providers resolves the connections of declared providers for readiness (internal/providers). nil =
 	// every enabled provider is reported no_connection.
 	Providers ProviderChecker
-
 }
 
 // RunCounter counts the runs in flight (pending or running) of agents in an application.
