@@ -67,6 +67,7 @@ type App struct {
 
 	Orgs         *tenancy.Orgs           // organizations, members, invitations, org settings
 	Applications *tenancy.Applications   // applications of an organization
+	Keys         *secrets.Keyring        // the encryption keyring of every secret at rest
 	APIKeys      *auth.APIKeys           // API keys; also the first authentication strategy
 	Accounts     *auth.Accounts          // users, passwords, sessions (Better Auth compatible); the session strategy
 	OIDC         *oidc.Service           // CLI device flow, access JWTs, refresh families; the JWT strategy (first)
@@ -175,9 +176,14 @@ func newHTTP(cfg *config.Config, logger *slog.Logger, strategies []httpapi.Strat
 // session, as API.md §1 step 9) and the tenancy resolver. Each area adds its construction here.
 func (a *App) buildServices() {
 	a.Jobs = jobs.New(a.DB, jobs.Options{Logger: a.Logger}) // first: services register their workers on it
-	// The keyring is nil only when assembling offline: no signing key can be created then.
-	oidcKeys, _ := secrets.FromConfig(a.Config)
-	a.OIDC = oidc.New(a.DB, oidc.Options{AppURL: a.Config.AppURL, Keyring: oidcKeys, Logger: a.Logger})
+	// One keyring for every secret at rest. It is nil only when assembling offline (no key): every secret
+	// read or write then fails, and no signing key can be created.
+	keys, err := secrets.FromConfig(a.Config)
+	if err != nil && a.DB != nil {
+		a.Logger.Warn("no encryption key: stored secrets are unavailable", "error", err)
+	}
+	a.Keys = keys
+	a.OIDC = oidc.New(a.DB, oidc.Options{AppURL: a.Config.AppURL, Keyring: a.Keys, Logger: a.Logger})
 	a.strategies = append(a.strategies, a.OIDC) // module strategies first: Bearer ey… JWTs (API.md §1 step 9a)
 	a.APIKeys = auth.NewAPIKeys(a.DB, a.Logger)
 	a.strategies = append(a.strategies, a.APIKeys) // then Bearer ask_… (API.md §1 step 9b)
@@ -195,14 +201,12 @@ func (a *App) buildServices() {
 	a.Registry = packages.NewRegistry(a.DB, a.Blobs, a.Logger)
 	a.Installs = &packages.Installations{DB: a.DB}
 	a.Agents = &packages.Agents{DB: a.DB, AppURL: a.Config.AppURL}
-	profileKeys, _ := secrets.FromConfig(a.Config) // nil without a key: admin credentials then count as set when present
-	a.Resolver = &providers.Resolver{DB: a.DB, Keyring: profileKeys}
+	a.Resolver = &providers.Resolver{DB: a.DB, Keyring: a.Keys}
 	// The provider part of GET /api/agents/{scope}/{name}/readiness.
 	a.Agents.Providers = providers.AgentReadiness{Resolver: a.Resolver}
 	a.Orgs.OnOrgCreated = append(a.Orgs.OnOrgCreated, packages.InstallHelloWorld) // @<slug>/hello-world in the default app
 	a.Idempotency = idempotency.NewDB(a.DB)
-	whKeys, _ := secrets.FromConfig(a.Config) // nil only when assembling offline: webhook secrets then fail
-	a.Webhooks = &webhooks.Service{DB: a.DB, Jobs: a.Jobs, Keyring: whKeys, Logger: a.Logger, AllowLocal: !a.Config.Production}
+	a.Webhooks = &webhooks.Service{DB: a.DB, Jobs: a.Jobs, Keyring: a.Keys, Logger: a.Logger, AllowLocal: !a.Config.Production}
 	if err := a.Webhooks.RegisterWorker(a.Jobs); err != nil {
 		a.Logger.Error("webhooks: delivery worker not registered", "error", err)
 	}
@@ -212,20 +216,14 @@ func (a *App) buildServices() {
 	a.Runs = &runs.Service{DB: a.DB, Jobs: a.Jobs, Webhooks: a.Webhooks, Resolver: a.Resolver, Limiter: a.Limiter,
 		Limits: a.Config.PlatformRunLimits, TokenSecret: a.Config.RunTokenSecret, Heartbeat: a.Config.RunHeartbeatInterval,
 		Stall: a.Config.RunStallThreshold, Watchdog: a.Config.RunWatchdogInterval, Logger: a.Logger}
-	modelKeys, _ := secrets.FromConfig(a.Config) // nil only when assembling offline: credentials then fail
 	// User base URLs never reach internal addresses (netguard zero policy); system keys are the operator's.
-	a.Models = &models.Service{DB: a.DB, Keyring: modelKeys, System: a.Config.SystemProviderKeys, Logger: a.Logger}
+	a.Models = &models.Service{DB: a.DB, Keyring: a.Keys, System: a.Config.SystemProviderKeys, Logger: a.Logger}
 }
 
-// buildProviderServices constructs the provider, connection and credential proxy services. Without
-// CONNECTION_ENCRYPTION_KEY (only when assembling offline) every secret read or write fails.
+// buildProviderServices constructs the provider, connection and credential proxy services.
 func (a *App) buildProviderServices() {
-	keys, err := secrets.FromConfig(a.Config)
-	if err != nil && a.DB != nil {
-		a.Logger.Warn("providers: no encryption key, connections are unavailable", "error", err)
-	}
-	a.Providers = providers.NewProviders(a.DB, keys, a.Registry, a.Config.AppURL, a.Logger)
-	a.Connections = providers.NewConnections(a.DB, keys, a.Providers, a.Logger) // outbound policy: no internal addresses
+	a.Providers = providers.NewProviders(a.DB, a.Keys, a.Registry, a.Config.AppURL, a.Logger)
+	a.Connections = providers.NewConnections(a.DB, a.Keys, a.Providers, a.Logger) // outbound policy: no internal addresses
 	a.CredProxy = providers.NewCredentialProxy(a.Connections, a.Logger)
 }
 
