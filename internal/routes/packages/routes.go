@@ -102,6 +102,12 @@ func (h handlers) problem(ctx context.Context, err error) error {
 		}
 		return err
 	}
+	return RegistryProblem(ctx, h.Logger, re)
+}
+
+// RegistryProblem maps a package registry refusal onto its API problem (status by kind, code, title, field
+// errors); internal failures are logged and become a bare 500. The providers routes use it for custom providers.
+func RegistryProblem(ctx context.Context, logger *slog.Logger, re *packages.RegistryError) error {
 	status := http.StatusBadRequest
 	switch re.Kind {
 	case packages.KindForbidden:
@@ -115,7 +121,10 @@ func (h handlers) problem(ctx context.Context, err error) error {
 	case packages.KindUpstream:
 		status = http.StatusBadGateway
 	case packages.KindInternal:
-		h.Logger.ErrorContext(ctx, "package registry failure", "requestId", httpapi.RequestIDFrom(ctx), "error", re.Error())
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.ErrorContext(ctx, "package registry failure", "requestId", httpapi.RequestIDFrom(ctx), "error", re.Error())
 		return httpapi.Internal()
 	}
 	p := httpapi.NewProblem(status, re.Code, re.Message)

@@ -12,6 +12,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/packages"
 	prov "github.com/appstrate/appstrate-go/internal/providers"
 	"github.com/appstrate/appstrate-go/internal/routes/apppackages"
+	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
 )
 
 // Actor is the provider/connection service's view of the request's caller, with the audit template.
@@ -43,7 +44,7 @@ func Problem(ctx context.Context, logger *slog.Logger, err error) error {
 	}
 	var re *packages.RegistryError
 	if errors.As(err, &re) {
-		return registryProblem(ctx, logger, re)
+		return pkgroutes.RegistryProblem(ctx, logger, re)
 	}
 	var hp *httpapi.Problem
 	if errors.As(err, &hp) {
@@ -81,32 +82,4 @@ func sentence(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// registryProblem maps a package registry refusal (custom provider create/update/delete).
-func registryProblem(ctx context.Context, logger *slog.Logger, re *packages.RegistryError) error {
-	status := http.StatusBadRequest
-	switch re.Kind {
-	case packages.KindForbidden:
-		status = http.StatusForbidden
-	case packages.KindNotFound:
-		status = http.StatusNotFound
-	case packages.KindConflict:
-		status = http.StatusConflict
-	case packages.KindRateLimited:
-		status = http.StatusTooManyRequests
-	case packages.KindUpstream:
-		status = http.StatusBadGateway
-	case packages.KindInternal:
-		if logger == nil {
-			logger = slog.Default()
-		}
-		logger.ErrorContext(ctx, "providers: registry failure", "requestId", httpapi.RequestIDFrom(ctx), "error", re.Error())
-		return httpapi.Internal()
-	}
-	p := httpapi.NewProblem(status, re.Code, re.Message)
-	for _, is := range re.Issues {
-		p = p.WithErrors(httpapi.FieldError{Field: is.Field, Code: is.Code, Message: is.Message, Title: is.Title})
-	}
-	return p
 }
