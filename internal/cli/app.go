@@ -45,25 +45,8 @@ func newAppCmd() *cobra.Command {
 			return nil
 		},
 	}
-	current := &cobra.Command{
-		Use:   "current",
-		Short: "Print the pinned application id",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openSession(cmd, &g)
-			if err != nil {
-				return failure(err)
-			}
-			if !s.configured {
-				return failure(errNotLoggedInShort)
-			}
-			if s.prof.ApplicationID == "" {
-				return failure(errors.New("No application pinned. Run: appstrate app switch")) //lint:ignore ST1005 shown to users as is
-			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), s.prof.ApplicationID)
-			return err
-		},
-	}
+	current := newCurrentCmd(&g, "Print the pinned application id", func(s *session) string { return s.prof.ApplicationID },
+		"No application pinned. Run: appstrate app switch")
 	switchCmd := &cobra.Command{
 		Use:   "switch [id]",
 		Short: "Pin another application of the pinned organization",

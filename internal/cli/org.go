@@ -57,25 +57,8 @@ func newOrgCmd() *cobra.Command {
 			return nil
 		},
 	}
-	current := &cobra.Command{
-		Use:   "current",
-		Short: "Print the pinned organization id",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openSession(cmd, &g)
-			if err != nil {
-				return failure(err)
-			}
-			if !s.configured {
-				return failure(errNotLoggedInShort)
-			}
-			if s.prof.OrgID == "" {
-				return failure(errors.New("No organization pinned. Run: appstrate org switch")) //lint:ignore ST1005 shown to users as is
-			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), s.prof.OrgID)
-			return err
-		},
-	}
+	current := newCurrentCmd(&g, "Print the pinned organization id", func(s *session) string { return s.prof.OrgID },
+		"No organization pinned. Run: appstrate org switch")
 	switchCmd := &cobra.Command{
 		Use:   "switch [id-or-slug]",
 		Short: "Pin another organization (and its default application)",
@@ -166,6 +149,30 @@ func newOrgCmd() *cobra.Command {
 	create.Flags().StringVar(&slug, "slug", "", "URL slug (kebab-case; derived from the name when omitted)")
 	cmd.AddCommand(list, current, switchCmd, create)
 	return cmd
+}
+
+// newCurrentCmd builds `org current` / `app current`: print the pinned id of the profile, or say how to pin one.
+func newCurrentCmd(g *globalFlags, short string, pinned func(*session) string, missing string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "current",
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openSession(cmd, g)
+			if err != nil {
+				return failure(err)
+			}
+			if !s.configured {
+				return failure(errNotLoggedInShort)
+			}
+			id := pinned(s)
+			if id == "" {
+				return failure(errors.New(missing))
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), id)
+			return err
+		},
+	}
 }
 
 func marker(pinned bool) string {
