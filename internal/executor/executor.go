@@ -45,9 +45,10 @@ type Spec struct {
 	Limits Limits
 }
 
-// Limits bound the resources of a runner.
+// Limits bound the resources of a runner. Zero fields take the executor's defaults; a negative field
+// disables that limit.
 type Limits struct {
-	MemoryBytes int64   // address space / memory limit
+	MemoryBytes int64   // memory (RLIMIT_DATA without cgroups; the cgroup memory limit with them)
 	CPUs        float64 // CPU share (containers, cgroups)
 	Pids        int     // processes/threads
 	CPUSeconds  int     // CPU time (rlimit), 0 = the timeout

@@ -122,43 +122,42 @@ func (t *tailBuffer) String() string {
 	return string(bytes.TrimSpace(t.buf))
 }
 
-// applyLimits sets the runner's rlimits right after it started (its children inherit them).
+// applyLimits sets the runner's rlimits right after it started (its children inherit them). Memory is
+// bounded with RLIMIT_DATA, not RLIMIT_AS: runtimes such as V8 reserve large inaccessible address ranges
+// that must not count.
 func applyLimits(pid int, l executor.Limits, timeout time.Duration, log *slog.Logger) {
-	mem := l.MemoryBytes
-	if mem <= 0 {
-		mem = DefaultMemoryBytes
-	}
-	pids := l.Pids
-	if pids <= 0 {
-		pids = DefaultPids
-	}
-	fsize := l.FileBytes
-	if fsize <= 0 {
-		fsize = DefaultFileBytes
-	}
-	cpu := l.CPUSeconds
-	if cpu <= 0 {
-		cpu = int(timeout/time.Second) + 60
+	cpu := int64(l.CPUSeconds)
+	if cpu == 0 {
+		cpu = int64(timeout/time.Second) + 60
 	}
 	limits := []struct {
 		res int
-		v   uint64
+		v   int64
 	}{
-		{unix.RLIMIT_AS, uint64(mem)},
-		{unix.RLIMIT_FSIZE, uint64(fsize)},
-		{unix.RLIMIT_CPU, uint64(cpu)},
+		{unix.RLIMIT_DATA, orDefault(l.MemoryBytes, DefaultMemoryBytes)},
+		{unix.RLIMIT_FSIZE, orDefault(l.FileBytes, DefaultFileBytes)},
+		{unix.RLIMIT_CPU, cpu},
 		{unix.RLIMIT_CORE, 0},
+		// RLIMIT_NPROC counts every process of the user, not of the run: a ceiling against fork bombs only,
+		// set well above the run's own budget.
+		{unix.RLIMIT_NPROC, orDefault(int64(l.Pids), DefaultPids) * 16},
 	}
 	for _, lim := range limits {
-		r := unix.Rlimit{Cur: lim.v, Max: lim.v}
+		if lim.v < 0 {
+			continue
+		}
+		r := unix.Rlimit{Cur: uint64(lim.v), Max: uint64(lim.v)}
 		if err := unix.Prlimit(pid, lim.res, &r, nil); err != nil {
 			log.Warn("process executor: rlimit not applied", "resource", lim.res, "error", err)
 		}
 	}
-	// RLIMIT_NPROC counts every process of the user, not of the run: it is only a ceiling against fork bombs
-	// when the server runs under its own user. Cap it generously above the run's own budget.
-	r := unix.Rlimit{Cur: uint64(pids) * 16, Max: uint64(pids) * 16}
-	_ = unix.Prlimit(pid, unix.RLIMIT_NPROC, &r, nil)
+}
+
+func orDefault(v, def int64) int64 {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 func unixClient(socket string) *http.Client {

@@ -76,6 +76,9 @@ func fakeSidecar() int {
 	return 0
 }
 
+// unlimited leaves the memory of the (race-instrumented) test binary unbounded.
+var unlimited = executor.Limits{MemoryBytes: -1}
+
 func newExecutor(t *testing.T) *process.Executor {
 	t.Helper()
 	return &process.Executor{
@@ -97,6 +100,7 @@ func TestRunnerGetsOnlyItsEnvironmentAndFiles(t *testing.T) {
 		Env:        map[string]string{"EXECTEST_ROLE": "runner", "EXECTEST_MODE": "env", "EXECTEST_OUT": out, "AGENT_RUN_ID": "run_env"},
 		SidecarEnv: map[string]string{"EXECTEST_ROLE": "sidecar", "PI_API_KEY": "sk-real"},
 		Timeout:    time.Minute,
+		Limits:     unlimited,
 	}
 	h, err := e.Start(context.Background(), spec)
 	if err != nil {
@@ -145,7 +149,7 @@ func TestRunnerGetsOnlyItsEnvironmentAndFiles(t *testing.T) {
 func TestExitCodeIsReported(t *testing.T) {
 	e := newExecutor(t)
 	h, err := e.Start(context.Background(), executor.Spec{RunID: "run_exit",
-		Env: map[string]string{"EXECTEST_ROLE": "runner", "EXECTEST_MODE": "exit3"}, Timeout: time.Minute})
+		Env: map[string]string{"EXECTEST_ROLE": "runner", "EXECTEST_MODE": "exit3"}, Timeout: time.Minute, Limits: unlimited})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +162,7 @@ func TestKillStopsTheWholeGroup(t *testing.T) {
 	e := newExecutor(t)
 	out := filepath.Join(t.TempDir(), "child.pid")
 	h, err := e.Start(context.Background(), executor.Spec{RunID: "run_kill",
-		Env: map[string]string{"EXECTEST_ROLE": "runner", "EXECTEST_MODE": "hang", "EXECTEST_OUT": out}, Timeout: time.Minute})
+		Env: map[string]string{"EXECTEST_ROLE": "runner", "EXECTEST_MODE": "hang", "EXECTEST_OUT": out}, Timeout: time.Minute, Limits: unlimited})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,4 +257,34 @@ func waitGone(t *testing.T, pid int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("process %d still alive", pid)
+}
+
+func TestRunnerLimitsAreApplied(t *testing.T) {
+	e := newExecutor(t)
+	e.Command = func(string) (string, []string) { return "/bin/sh", []string{"-c", "exec sleep 1000"} }
+	h, err := e.Start(context.Background(), executor.Spec{RunID: "run_limits", Timeout: time.Minute,
+		Limits: executor.Limits{MemoryBytes: 256 << 20, FileBytes: 1 << 20, CPUSeconds: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Wait(context.Background())
+	defer h.Kill()
+	b, err := os.ReadFile(filepath.Join(e.RunsDir, "run_limits", "runner.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits, err := os.ReadFile("/proc/" + string(b) + "/limits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Max data size             268435456            268435456",
+		"Max file size             1048576              1048576",
+		"Max cpu time              30                   30",
+		"Max core file size        0                    0",
+	} {
+		if !strings.Contains(string(limits), want) {
+			t.Errorf("limits lack %q:\n%s", want, limits)
+		}
+	}
 }
