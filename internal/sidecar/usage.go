@@ -1,0 +1,106 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/appstrate/appstrate-go/internal/llm"
+)
+
+// Usage reporting bounds: a report is tried this many times, each attempt bounded, with these pauses.
+const (
+	usageReportAttempts = 3
+	usageReportTimeout  = 10 * time.Second
+)
+
+var usageReportBackoff = []time.Duration{250 * time.Millisecond, time.Second}
+
+// UsageReport is the body of POST /internal/llm-usage: what one LLM request consumed, as metered from the
+// response the sidecar relayed.
+type UsageReport struct {
+	RequestID string       `json:"requestId"`
+	API       string       `json:"api"`
+	Model     string       `json:"model"`
+	Usage     reportTokens `json:"usage"`
+	Complete  bool         `json:"complete"`
+}
+
+type reportTokens struct {
+	InputTokens              int64 `json:"input_tokens"`
+	OutputTokens             int64 `json:"output_tokens"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+}
+
+func tokensOf(u llm.Usage) reportTokens {
+	return reportTokens{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
+		CacheCreationInputTokens: u.CacheWriteTokens, CacheReadInputTokens: u.CacheReadTokens}
+}
+
+// usageReporter sends reports in the background, retrying a bounded number of times. Wait lets shutdown
+// flush what is in flight.
+type usageReporter struct {
+	platform *platform
+	logger   *slog.Logger
+	wg       sync.WaitGroup
+}
+
+// report sends r asynchronously (fire and forget).
+func (u *usageReporter) report(r UsageReport) {
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		u.send(context.Background(), r)
+	}()
+}
+
+func (u *usageReporter) send(ctx context.Context, r UsageReport) {
+	var lastErr error
+	for attempt := 0; attempt < usageReportAttempts; attempt++ {
+		if attempt > 0 {
+			time.Sleep(usageReportBackoff[min(attempt-1, len(usageReportBackoff)-1)])
+		}
+		retry, err := u.attempt(ctx, r)
+		if err == nil {
+			u.logger.Debug("llm usage reported", "requestId", r.RequestID, "input", r.Usage.InputTokens, "output", r.Usage.OutputTokens)
+			return
+		}
+		lastErr = err
+		if !retry {
+			break
+		}
+	}
+	u.logger.Warn("llm usage report failed", "requestId", r.RequestID, "error", lastErr.Error(),
+		"input", r.Usage.InputTokens, "output", r.Usage.OutputTokens)
+}
+
+// attempt posts once; it says whether a failure is worth retrying (network errors, 429, 5xx).
+func (u *usageReporter) attempt(ctx context.Context, r UsageReport) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, usageReportTimeout)
+	defer cancel()
+	status, _, body, err := u.platform.do(ctx, http.MethodPost, "/internal/llm-usage", nil, r)
+	if errors.Is(err, ErrNoPlatform) {
+		return false, err
+	}
+	if err != nil {
+		return true, err
+	}
+	if status/100 == 2 {
+		return false, nil
+	}
+	return status == http.StatusTooManyRequests || status >= 500, &PlatformError{Status: status, Detail: problemDetail(body)}
+}
+
+// wait blocks until every report in flight is done or ctx ends.
+func (u *usageReporter) wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { u.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
