@@ -238,4 +238,3 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("error leaks the proxy password: %v", err)
 	}
 }
-
