@@ -24,20 +24,20 @@ func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	if errors.Is(err, netguard.ErrBlocked) {
 		return nil, blocked(err.Error())
 	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return nil, blocked("unresolvable: " + err.Error())
+	return nil, blocked("unresolvable: " + err.Error()) // NXDOMAIN, SERVFAIL and timeouts alike
 }
 
 // dialExternal connects to a destination other than the platform: it resolves the name once, refuses it when
 // any address is internal, and dials the checked addresses (literals, so nothing is resolved again; the
 // guard's dialer checks each address once more at connect time). It is the DialContext of direct requests.
+// ConnectTimeout bounds resolution and connection together.
 func (p *Proxy) dialExternal(ctx context.Context, network, address string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, badRequest(err.Error())
 	}
+	ctx, cancel := context.WithTimeout(ctx, p.connectTimeout) // resolution and connect together
+	defer cancel()
 	addrs, err := p.resolve(ctx, host)
 	if err != nil {
 		return nil, err

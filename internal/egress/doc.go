@@ -14,7 +14,9 @@
 //     or does not resolve at all, so a refusal does not tell whether a host exists; refusals are logged.
 //
 // Hop-by-hop headers are stripped both ways and Proxy-Authorization is never forwarded (the proxy sets its
-// own for a chained upstream proxy, Config.Upstream). Bodies and tunnels are streamed; tunnels close after
+// own for a chained upstream proxy, Config.Upstream). With a chained proxy the destination is still resolved
+// and checked here first, but the chained proxy connects by name and resolves it again: past that hop the
+// operator's proxy policy is what holds. Bodies and tunnels are streamed; tunnels close after
 // Config.IdleTimeout without traffic in either direction; request headers are capped at
 // Config.MaxHeaderBytes. Serve closes the listener, finishes in-flight requests and closes every tunnel when
 // its context ends.

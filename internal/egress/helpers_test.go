@@ -87,7 +87,7 @@ type harness struct {
 }
 
 // startProxy runs a proxy on 127.0.0.1 with testGuard unless cfg sets a Guard resolver.
-func startProxy(t *testing.T, cfg Config) *harness {
+func startProxy(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	if cfg.Guard.Resolver == nil {
 		cfg.Guard = testGuard()
@@ -127,7 +127,7 @@ func (h *harness) client(base *http.Transport) *http.Client {
 }
 
 // raw sends a hand-written request to the proxy and reads the answer; the connection is returned open.
-func (h *harness) raw(t *testing.T, request string) (*http.Response, string, net.Conn, *bufio.Reader) {
+func (h *harness) raw(t testing.TB, request string) (*http.Response, string, net.Conn, *bufio.Reader) {
 	t.Helper()
 	conn, err := net.Dial("tcp", h.addr)
 	if err != nil {
@@ -153,7 +153,7 @@ func (h *harness) raw(t *testing.T, request string) (*http.Response, string, net
 }
 
 // connect opens a tunnel through the proxy and fails the test unless it is granted.
-func (h *harness) connect(t *testing.T, target string) (net.Conn, *bufio.Reader) {
+func (h *harness) connect(t testing.TB, target string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	resp, body, conn, br := h.raw(t, "CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\n\r\n")
 	if resp.StatusCode != http.StatusOK {
@@ -165,7 +165,7 @@ func (h *harness) connect(t *testing.T, target string) (net.Conn, *bufio.Reader)
 func firstLine(s string) string { return strings.SplitN(s, "\r\n", 2)[0] }
 
 // listen opens a TCP listener on addr:0.
-func listen(t *testing.T, addr string) net.Listener {
+func listen(t testing.TB, addr string) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", addr+":0")
 	if err != nil {
@@ -175,7 +175,7 @@ func listen(t *testing.T, addr string) net.Listener {
 }
 
 // serveOn starts an httptest server on addr (plain or TLS).
-func serveOn(t *testing.T, addr string, tls bool, h http.Handler) *httptest.Server {
+func serveOn(t testing.TB, addr string, tls bool, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.Listener = listen(t, addr)
@@ -188,7 +188,7 @@ func serveOn(t *testing.T, addr string, tls bool, h http.Handler) *httptest.Serv
 	return srv
 }
 
-func port(t *testing.T, addr string) string {
+func port(t testing.TB, addr string) string {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -206,7 +206,7 @@ func (c *canary) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 }
 
 // echoServer accepts TCP connections on publicAddr and echoes every byte; closed reports each connection's end.
-func echoServer(t *testing.T) (addr string, closed <-chan struct{}) {
+func echoServer(t testing.TB) (addr string, closed <-chan struct{}) {
 	t.Helper()
 	l := listen(t, publicAddr)
 	t.Cleanup(func() { _ = l.Close() })

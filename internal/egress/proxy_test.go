@@ -546,3 +546,40 @@ func TestTunnelEarlyData(t *testing.T) {
 		t.Fatalf("got %q, %v", got, err)
 	}
 }
+
+// TestForwardIdleTimeout: an origin that sends its headers and then nothing is cut after IdleTimeout, and
+// the client sees a broken body rather than a short complete one.
+func TestForwardIdleTimeout(t *testing.T) {
+	origin := serveOn(t, publicAddr, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "partial")
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done() // stalls until the proxy gives up
+	}))
+	h := startProxy(t, Config{IdleTimeout: 150 * time.Millisecond})
+	resp, err := h.client(nil).Get("http://public.test:" + port(t, origin.Listener.Addr().String()) + "/stall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatalf("body %q ended cleanly", body)
+	}
+	if string(body) != "partial" {
+		t.Errorf("body %q", body)
+	}
+}
+
+// TestRequestTimeout: an origin that never answers gets the client a 504.
+func TestRequestTimeout(t *testing.T) {
+	origin := serveOn(t, publicAddr, false, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	h := startProxy(t, Config{RequestTimeout: 100 * time.Millisecond})
+	target := "public.test:" + port(t, origin.Listener.Addr().String())
+	resp, body, _, _ := h.raw(t, "GET http://"+target+"/slow HTTP/1.1\r\nHost: "+target+"\r\n\r\n")
+	if resp.StatusCode != http.StatusGatewayTimeout || body != "Gateway Timeout\n" {
+		t.Errorf("%d %q, want 504", resp.StatusCode, body)
+	}
+}
