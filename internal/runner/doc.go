@@ -1,0 +1,42 @@
+// Package runner is the agent runtime (RUNTIME.md §4): the Go agent loop that `appstrate runner` executes inside
+// a run's sandbox, and that `appstrate run` calls in-process for local runs.
+//
+// Run drives one conversation with the model (internal/llm, streamed): the platform prompt is the system
+// prompt and, for upstream parity, the first user message too; the model's tool calls run one after another
+// and their results go back until the model stops calling tools, MaxTurns is reached or the context ends.
+// Every observable step becomes a canonical event on an EventSink (internal/sink's Client in production) and
+// the run ends with one finalize carrying the aggregate sink.RunResult (memories, pinned slots, output, report,
+// logs, token usage and cost).
+//
+// Tools the model sees:
+//
+//   - workspace tools confined to WORKSPACE_DIR through an os.Root (paths that leave it — "..", absolute paths
+//     elsewhere, symlinks pointing out — are refused): read, write, edit, ls, grep, find, and bash (bash -c in
+//     the workspace, its own process group, output capped, killed with its group on timeout);
+//   - platform tools that only emit events: output (validated against OUTPUT_SCHEMA), log, note, pin, report —
+//     those listed in AGENT_TOOLS; add_memory and set_state are hidden aliases of note and pin("checkpoint");
+//   - the sidecar's MCP tools when SIDECAR_URL is set: provider_call (when providers are connected),
+//     run_history and recall_memory, forwarded as is.
+//
+// # Environment of `appstrate runner` (LoadEnv)
+//
+// Required: AGENT_RUN_ID; AGENT_PROMPT or AGENT_PROMPT_FILE (a path, relative to the workspace allowed — prompts
+// can exceed execve's 128 KiB per-string limit); MODEL_API (one of the nine shapes of RUNTIME.md §2.5 —
+// anthropic-messages, openai-completions, openai-responses, openai-codex-responses, azure-openai-responses,
+// mistral-conversations and google-generative-ai are spoken, plus openai-chat; google-vertex and
+// bedrock-converse-stream are refused); MODEL_ID; APPSTRATE_SINK_URL, APPSTRATE_SINK_FINALIZE_URL (http(s));
+// APPSTRATE_SINK_SECRET (≥ 16 characters).
+//
+// Optional: MODEL_BASE_URL, MODEL_API_KEY, MODEL_INPUT (JSON array of "text"/"image"), MODEL_CONTEXT_WINDOW
+// (128000), MODEL_MAX_TOKENS (16384), MODEL_REASONING, MODEL_COST (JSON {input, output, cacheRead, cacheWrite}
+// in USD per million tokens), MODEL_RETRY_ENABLED (true: 2 retries on 429/5xx/network errors, honouring
+// Retry-After), OUTPUT_SCHEMA, CONNECTED_PROVIDERS (comma list), AGENT_TOOLS (JSON array; unset = all five
+// platform tools), WORKSPACE_DIR (the working directory), APPSTRATE_HEARTBEAT_INTERVAL_MS (30000), TRACEPARENT,
+// SIDECAR_URL, SIDECAR_SOCKET (a unix socket every request to the SIDECAR_URL host is dialled through — MCP and
+// the model's base URL), SIDECAR_TOKEN (sent as X-Sidecar-Token on /llm and /mcp), APPSTRATE_MCP_CONNECT_DEADLINE_MS
+// (60000), MAX_TURNS (200).
+//
+// Every problem of the environment is collected and printed at once on stderr; the exit code is then 1. After
+// a finalize the exit code is 0 for a run that ended normally and 1 for a failed or cancelled one. SIGTERM and
+// SIGINT stop the loop and finalize the run as cancelled.
+package runner
