@@ -1,0 +1,633 @@
+package runplan
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ResponseSpillBytes is the size above which the runner saves a provider_call response to
+// responses/<toolCallId>.bin instead of returning its body inline; the prompt states it.
+const ResponseSpillBytes = 256 << 10
+
+// MaxProviderUploadBytes is the largest binary or multipart body the prompt tells the model to send through
+// provider_call.
+const MaxProviderUploadBytes = 5 << 20
+
+// Tool is a tool the model can call, as the prompt lists it.
+type Tool struct {
+	ID          string // package id ("@appstrate/output"); "" for the runtime tools
+	Name        string // what the model calls
+	Description string
+	Doc         string // usage documentation (the package's TOOL.md); "" = none
+}
+
+// Skill is a skill package available in the workspace.
+type Skill struct {
+	ID          string // package id; its files are under .pi/skills/<ID>/
+	Name        string // SKILL.md frontmatter name ("" = the id)
+	Description string
+}
+
+// Provider is a provider package the agent depends on.
+type Provider struct {
+	ID             string
+	DisplayName    string // "" = the id
+	Description    string
+	AuthMode       string
+	AuthorizedURIs []string
+	AllowAllURIs   bool
+	DocsURL        string
+	Doc            string // PROVIDER.md; "" = none
+	// Connected reports whether the run's actor has a usable connection: only those are in the prompt and in
+	// CONNECTED_PROVIDERS (every provider gets its skill in the workspace).
+	Connected bool
+}
+
+// Document is an uploaded input file placed under documents/.
+type Document struct {
+	Name string // the workspace file name (sanitised: see uploads.DocumentName)
+	MIME string
+	Data []byte
+}
+
+// Memory is a pinned memory shown in every run of the agent.
+type Memory struct {
+	Content   string
+	CreatedAt time.Time
+}
+
+// Values are the input or the configuration of a run with the schema describing them.
+type Values struct {
+	Schema        json.RawMessage // JSON Schema object ("" = none)
+	PropertyOrder []string        // the manifest wrapper's propertyOrder
+	Values        json.RawMessage // JSON object
+}
+
+// PromptInput is everything the platform prompt is built from.
+type PromptInput struct {
+	RunID          string
+	TimeoutSeconds int
+	// SchemaVersion is the agent manifest's schemaVersion: from 1.1 prompt.md is a Mustache template.
+	SchemaVersion string
+	Tools         []Tool // the agent's tool packages, in dependency order
+	Skills        []Skill
+	Providers     []Provider
+	Input         Values
+	Config        Values
+	Documents     []Document
+	Checkpoint    json.RawMessage            // nil = none
+	PinnedSlots   map[string]json.RawMessage // key → JSON value (the checkpoint excluded)
+	Memories      []Memory                   // pinned memories, oldest first
+	OutputSchema  json.RawMessage
+	AgentPrompt   string // prompt.md
+}
+
+// RuntimeTools are the tools the runner always offers, after the agent's own (§4.4).
+var RuntimeTools = []Tool{
+	{Name: "run_history", Description: "Fetch the recent successful runs of this agent (their checkpoints, optionally their results).",
+		Doc: runHistoryDoc},
+	{Name: "recall_memory", Description: "Search the memories that earlier runs of this agent saved with `note`.",
+		Doc: recallMemoryDoc},
+}
+
+const runHistoryDoc = `# run_history
+
+Returns the most recent successful runs of this agent for the same user, newest first (this run excluded).
+
+- ` + "`limit`" + ` (1–50, default 10): how many runs.
+- ` + "`fields`" + ` (default ` + "`[\"checkpoint\"]`" + `; add ` + "`\"result\"`" + ` for their output): what to include for each run.
+
+Result: ` + "`{\"object\":\"list\",\"data\":[{\"id\",\"status\",\"date\",\"duration\",\"checkpoint\"?,\"result\"?}],\"hasMore\":false}`" + `.`
+
+const recallMemoryDoc = `# recall_memory
+
+Searches the memories saved by earlier runs of this agent with ` + "`note`" + `, newest first.
+
+- ` + "`q`" + ` (optional, up to 2000 characters): text the memory must contain (case-insensitive); omit it to get the latest memories.
+- ` + "`limit`" + ` (1–50, default 10): how many memories.
+
+Result: ` + "`{\"memories\":[{\"id\",\"content\",\"createdAt\",\"actorType\",\"actorId\"}]}`" + `.`
+
+// BuildPrompt assembles the platform prompt (RUNTIME.md §4.6): the preamble sections that have content, in
+// order, then "---" and prompt.md — rendered as logic-less Mustache when SchemaVersion ≥ 1.1, verbatim
+// otherwise. The error is an *Error (ErrInvalidPrompt) for a template that cannot be rendered.
+func BuildPrompt(in PromptInput) (string, error) {
+	agentPrompt := in.AgentPrompt
+	if mustacheEnabled(in.SchemaVersion) {
+		rendered, err := RenderMustache(in.AgentPrompt, mustacheView(in))
+		if err != nil {
+			return "", &Error{Code: ErrInvalidPrompt.Code, Message: "prompt.md is not a valid template: " + err.Error(), Err: err}
+		}
+		agentPrompt = rendered
+	}
+	var sections []string
+	add := func(s string) {
+		if s != "" {
+			sections = append(sections, s)
+		}
+	}
+	connected, skills := connectedProviders(in.Providers)
+	add(systemSection(in, len(connected) > 0))
+	add(toolsSection(in.Tools))
+	add(toolDocs(in.Tools))
+	add(skillsSection(in.Skills))
+	add(providersSection(connected, skills))
+	add(valuesSection("User Input", in.Input))
+	add(documentsSection(in.Documents))
+	add(valuesSection("Configuration", in.Config))
+	add(checkpointSection(in.Checkpoint))
+	add(pinnedSection(in.PinnedSlots))
+	add(memorySection(in.Memories))
+	add(outputSection(in.OutputSchema))
+	return strings.Join(sections, "\n\n") + "\n\n---\n\n" + agentPrompt, nil
+}
+
+// connectedProviders returns the connected providers with the names of their skills.
+func connectedProviders(all []Provider) ([]Provider, []string) {
+	names := providerSkillNames(all)
+	var out []Provider
+	var skills []string
+	for i, p := range all {
+		if p.Connected {
+			out = append(out, p)
+			skills = append(skills, names[i])
+		}
+	}
+	return out, skills
+}
+
+func systemSection(in PromptInput, providers bool) string {
+	network := "- **Network access**: use `curl` or `fetch` for public APIs."
+	if providers {
+		network += " Use `provider_call` for the connected providers below: the platform adds their credentials."
+	}
+	workspace := "- **Workspace**: your working directory; write your files there."
+	if len(in.Documents) > 0 {
+		workspace += " The uploaded documents are in `./documents/`."
+	}
+	return strings.Join([]string{
+		"## System",
+		"",
+		"You are an AI agent running on the Appstrate platform.",
+		"You execute a specific task inside an isolated, ephemeral container.",
+		"",
+		"### Environment",
+		"",
+		"- **Ephemeral container**: nothing persists after this run; files you write and software you install are discarded when it ends.",
+		network,
+		"- **Timeout**: You have " + strconv.Itoa(in.TimeoutSeconds) + " seconds to complete this task; the run is stopped after that.",
+		workspace,
+	}, "\n")
+}
+
+func toolsSection(tools []Tool) string {
+	lines := []string{"### Tools", ""}
+	for _, t := range append(append([]Tool(nil), tools...), RuntimeTools...) {
+		line := "- **" + t.Name + "**"
+		if d := strings.TrimSpace(t.Description); d != "" {
+			line += ": " + oneLine(d)
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func toolDocs(tools []Tool) string {
+	var docs []string
+	for _, t := range append(append([]Tool(nil), tools...), RuntimeTools...) {
+		if d := strings.TrimSpace(t.Doc); d != "" {
+			docs = append(docs, d)
+		}
+	}
+	return strings.Join(docs, "\n\n")
+}
+
+func skillsSection(skills []Skill) string {
+	if len(skills) == 0 {
+		return ""
+	}
+	lines := []string{"### Skills", "", "These skills are available in your workspace at `.pi/skills/`. Read a skill's `SKILL.md` before you use it.", ""}
+	for _, s := range skills {
+		name := s.Name
+		if name == "" {
+			name = s.ID
+		}
+		line := "- **" + name + "**"
+		if d := strings.TrimSpace(s.Description); d != "" {
+			line += ": " + oneLine(d)
+		}
+		lines = append(lines, line+" (`"+SkillDir(s.ID)+"/SKILL.md`)")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func providersSection(providers []Provider, skills []string) string {
+	if len(providers) == 0 {
+		return ""
+	}
+	lines := []string{
+		"## Connected Providers",
+		"",
+		"Call the APIs of these providers with the `provider_call` tool. The platform injects the credentials of the connected account: never ask for them, print them or put them in a request yourself. Read the provider's skill before your first call.",
+		"",
+		"- Calls go through the platform's proxy and time out after 30 seconds.",
+		"- `target` is an absolute URL the provider authorizes. The connection's fields can be used as `{{field}}` placeholders in the URL and the headers (and in a text body with `substituteBody: true`).",
+		"- Send a binary body with `{\"fromFile\": \"<workspace path>\"}` or `{\"fromBytes\": \"<base64>\", \"encoding\": \"base64\"}`, up to " + roundSize(MaxProviderUploadBytes) + ".",
+		"- Send a multipart body with `{\"multipart\": [{\"name\": \"title\", \"value\": \"Report\"}, {\"name\": \"file\", \"fromFile\": \"documents/report.pdf\", \"filename\": \"report.pdf\", \"contentType\": \"application/pdf\"}]}`, up to " + roundSize(MaxProviderUploadBytes) + " in total.",
+		"- Save a response to a file with `responseMode: {\"toFile\": \"<workspace path>\"}`. A response larger than " + roundSize(ResponseSpillBytes) + " is saved automatically to `responses/<toolCallId>.bin`: the result then gives the file's path, size, MIME type and SHA-256 instead of the body.",
+		"",
+		"Available providers:",
+		"",
+	}
+	for i, p := range providers {
+		name := p.DisplayName
+		if name == "" {
+			name = p.ID
+		}
+		lines = append(lines, "- **"+name+"** (`"+p.ID+"`) — read `.pi/skills/"+skills[i]+"/SKILL.md`",
+			"  Authorized URLs: "+authorizedURLs(p))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func authorizedURLs(p Provider) string {
+	if p.AllowAllURIs || len(p.AuthorizedURIs) == 0 {
+		return "all public URLs"
+	}
+	quoted := make([]string, len(p.AuthorizedURIs))
+	for i, u := range p.AuthorizedURIs {
+		quoted[i] = codeSpan(u)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// valuesSection lists the input or configuration: every schema property but file fields, with its value,
+// then values the schema does not describe; without a schema, every value.
+func valuesSection(title string, v Values) string {
+	values := decodeObject(v.Values)
+	props := schemaProperties(v.Schema, v.PropertyOrder)
+	var lines []string
+	described := map[string]bool{}
+	for _, p := range props {
+		described[p.Name] = true
+		if p.File {
+			continue
+		}
+		line := p.line()
+		if val, ok := values[p.Name]; ok {
+			line += " — " + inlineValue(val)
+		} else {
+			line += " — (not provided)"
+		}
+		lines = append(lines, line)
+	}
+	for _, k := range sortedKeys(values) {
+		if !described[k] {
+			lines = append(lines, "- **"+k+"**: "+inlineValue(values[k]))
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return "## " + title + "\n\n" + strings.Join(lines, "\n")
+}
+
+func documentsSection(docs []Document) string {
+	if len(docs) == 0 {
+		return ""
+	}
+	lines := []string{"## Documents", ""}
+	for _, d := range docs {
+		lines = append(lines, "- **"+d.Name+"** ("+d.MIME+", "+formatSize(int64(len(d.Data)))+") → "+codeSpan("./documents/"+d.Name))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func checkpointSection(checkpoint json.RawMessage) string {
+	if isNull(checkpoint) {
+		return ""
+	}
+	return "## Checkpoint\n\n" +
+		"The checkpoint saved by the previous run (the `pin` tool with the key `checkpoint`). Continue from it, and pin the updated checkpoint before you finish.\n\n" +
+		fenced(prettyJSON(checkpoint))
+}
+
+func pinnedSection(slots map[string]json.RawMessage) string {
+	if len(slots) == 0 {
+		return ""
+	}
+	parts := []string{"## Pinned Slots\n\nValues that earlier runs pinned with the `pin` tool, by key."}
+	for _, k := range sortedKeys(slots) {
+		var s string
+		if json.Unmarshal(slots[k], &s) == nil {
+			parts = append(parts, "### "+k+"\n\n"+s)
+		} else {
+			parts = append(parts, "### "+k+"\n\n"+fenced(prettyJSON(slots[k])))
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+func memorySection(memories []Memory) string {
+	if len(memories) == 0 {
+		return ""
+	}
+	lines := []string{"## Memory", "", "Pinned memories (always visible across runs):", ""}
+	for _, m := range memories {
+		content := strings.ReplaceAll(strings.TrimSpace(m.Content), "\n", "\n  ")
+		lines = append(lines, "- "+content+" ("+isoTime(m.CreatedAt)+")")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func outputSection(schema json.RawMessage) string {
+	props := schemaProperties(schema, nil)
+	if len(props) == 0 {
+		return ""
+	}
+	lines := []string{
+		"## Output Format",
+		"",
+		"When the task is done, call the `output` tool **exactly once** with your result as `data`. It must match the schema below: an invalid result is refused with the list of problems, so fix them and call `output` again.",
+		"",
+		"### Required shape",
+		"",
+	}
+	for _, p := range props {
+		lines = append(lines, p.line())
+	}
+	lines = append(lines, "", "### Full JSON Schema", "", fenced(prettyJSON(schema)))
+	return strings.Join(lines, "\n")
+}
+
+// --- Mustache view ---
+
+func mustacheEnabled(schemaVersion string) bool {
+	major, minor, ok := strings.Cut(strings.TrimSpace(schemaVersion), ".")
+	if !ok {
+		return false
+	}
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	return err1 == nil && err2 == nil && (ma > 1 || ma == 1 && mi >= 1)
+}
+
+// mustacheView is {runId, input, config, checkpoint (or null), memories, history: []} (§4.6 item 13).
+func mustacheView(in PromptInput) map[string]any {
+	memories := make([]any, len(in.Memories))
+	for i, m := range in.Memories {
+		memories[i] = map[string]any{"content": m.Content, "createdAt": json.Number(strconv.FormatInt(m.CreatedAt.UnixMilli(), 10))}
+	}
+	var checkpoint any
+	if !isNull(in.Checkpoint) {
+		checkpoint = decodeJSON(in.Checkpoint)
+	}
+	input := map[string]any{}
+	for k, v := range decodeObject(in.Input.Values) {
+		input[k] = v
+	}
+	config := map[string]any{}
+	for k, v := range decodeObject(in.Config.Values) {
+		config[k] = v
+	}
+	return map[string]any{"runId": in.RunID, "input": input, "config": config, "checkpoint": checkpoint,
+		"memories": memories, "history": []any{}}
+}
+
+// --- schemas and values ---
+
+type schemaProperty struct {
+	Name        string
+	Type        string
+	Description string
+	Required    bool
+	File        bool // an upload (format uri with a contentMediaType, or a list of them)
+}
+
+// line is "- **name** (type, required|optional): description".
+func (p schemaProperty) line() string {
+	req := "optional"
+	if p.Required {
+		req = "required"
+	}
+	line := "- **" + p.Name + "** (" + p.Type + ", " + req + ")"
+	if d := strings.TrimSpace(p.Description); d != "" {
+		line += ": " + oneLine(d)
+	}
+	return line
+}
+
+// schemaProperties lists the properties of an object schema: those of order first, then the others in the
+// schema's own order.
+func schemaProperties(schema json.RawMessage, order []string) []schemaProperty {
+	obj, ok := decodeJSON(schema).(map[string]any)
+	if !ok {
+		return nil
+	}
+	props, _ := obj["properties"].(map[string]any)
+	if len(props) == 0 {
+		return nil
+	}
+	required := map[string]bool{}
+	if list, ok := obj["required"].([]any); ok {
+		for _, r := range list {
+			if s, ok := r.(string); ok {
+				required[s] = true
+			}
+		}
+	}
+	var rawTop map[string]json.RawMessage
+	_ = json.Unmarshal(schema, &rawTop)
+	var names []string
+	seen := map[string]bool{}
+	for _, n := range append(append([]string(nil), order...), objectKeys(rawTop["properties"])...) {
+		if _, ok := props[n]; ok && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	out := make([]schemaProperty, 0, len(names))
+	for _, n := range names {
+		ps, _ := props[n].(map[string]any)
+		desc, _ := ps["description"].(string)
+		out = append(out, schemaProperty{Name: n, Type: schemaType(ps), Description: desc, Required: required[n], File: isFileSchema(ps)})
+	}
+	return out
+}
+
+func schemaType(s map[string]any) string {
+	switch t := s["type"].(type) {
+	case string:
+		return t
+	case []any:
+		var parts []string
+		for _, x := range t {
+			if str, ok := x.(string); ok {
+				parts = append(parts, str)
+			}
+		}
+		if len(parts) > 0 {
+			return strings.Join(parts, " | ")
+		}
+	}
+	return "any"
+}
+
+// isFileSchema applies the AFPS file-field convention: format "uri" with a contentMediaType, or an array of
+// such items.
+func isFileSchema(s map[string]any) bool {
+	if s == nil {
+		return false
+	}
+	if _, ok := s["contentMediaType"]; ok && s["format"] == "uri" {
+		return true
+	}
+	if items, ok := s["items"].(map[string]any); ok && s["type"] == "array" {
+		return isFileSchema(items)
+	}
+	return false
+}
+
+// hasProperties reports whether an object schema declares at least one property.
+func hasProperties(schema json.RawMessage) bool {
+	obj, ok := decodeJSON(schema).(map[string]any)
+	if !ok {
+		return false
+	}
+	props, _ := obj["properties"].(map[string]any)
+	return len(props) > 0
+}
+
+// objectKeys returns the member names of a JSON object in document order (duplicates once).
+func objectKeys(raw json.RawMessage) []string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return keys
+		}
+		k, _ := t.(string)
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return keys
+		}
+	}
+	return keys
+}
+
+// decodeJSON decodes raw with numbers kept as written; nil when it is not JSON.
+func decodeJSON(raw json.RawMessage) any {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	return v
+}
+
+func decodeObject(raw json.RawMessage) map[string]any {
+	m, _ := decodeJSON(raw).(map[string]any)
+	return m
+}
+
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// --- text helpers ---
+
+// inlineValue renders a value as inline code: a string as itself (JSON-quoted when it spans lines), anything
+// else as compact JSON.
+func inlineValue(v any) string {
+	s, ok := v.(string)
+	if !ok || strings.ContainsAny(s, "\r\n") {
+		s = compactJSON(v)
+	}
+	return codeSpan(s)
+}
+
+// codeSpan wraps s in a backtick fence longer than any backtick run inside it (CommonMark code span).
+func codeSpan(s string) string {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
+}
+
+// fenced puts text in a ```json block.
+func fenced(text string) string {
+	fence := "```"
+	for strings.Contains(text, fence) {
+		fence += "`"
+	}
+	return fence + "json\n" + text + "\n" + fence
+}
+
+func prettyJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, bytes.TrimSpace(raw), "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// formatSize is B below 1 KB, KB with one decimal below 1 MB, else MB with two decimals (1 KB = 1024 B).
+func formatSize(n int64) string {
+	switch {
+	case n < 1024:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1024*1024:
+		return strconv.FormatFloat(float64(n)/1024, 'f', 1, 64) + " KB"
+	}
+	return strconv.FormatFloat(float64(n)/(1024*1024), 'f', 2, 64) + " MB"
+}
+
+// roundSize is a size that is a whole number of MB or KB, as such ("5 MB", "256 KB").
+func roundSize(n int64) string {
+	switch {
+	case n > 0 && n%(1024*1024) == 0:
+		return strconv.FormatInt(n/(1024*1024), 10) + " MB"
+	case n > 0 && n%1024 == 0:
+		return strconv.FormatInt(n/1024, 10) + " KB"
+	}
+	return formatSize(n)
+}
+
+// isoTime is JavaScript's toISOString: UTC with milliseconds.
+func isoTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
