@@ -417,7 +417,7 @@ func TestRequestHeaderCap(t *testing.T) {
 
 func TestTunnelIdleTimeout(t *testing.T) {
 	echo, serverClosed := echoServer(t)
-	h := startProxy(t, Config{IdleTimeout: 150 * time.Millisecond})
+	h := startProxy(t, Config{IdleTimeout: time.Second})
 	conn, br := h.connect(t, "public.test:"+port(t, echo))
 	if _, err := io.WriteString(conn, "ping"); err != nil {
 		t.Fatal(err)
@@ -556,7 +556,7 @@ func TestForwardIdleTimeout(t *testing.T) {
 		http.NewResponseController(w).Flush()
 		<-r.Context().Done() // stalls until the proxy gives up
 	}))
-	h := startProxy(t, Config{IdleTimeout: 150 * time.Millisecond})
+	h := startProxy(t, Config{IdleTimeout: time.Second})
 	resp, err := h.client(nil).Get("http://public.test:" + port(t, origin.Listener.Addr().String()) + "/stall")
 	if err != nil {
 		t.Fatal(err)
