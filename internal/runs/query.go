@@ -45,6 +45,9 @@ type Run struct {
 	SinkClosedAt      isotime.Time    `json:"sinkClosedAt"`
 	LastEventSequence int64           `json:"lastEventSequence"`
 	LastHeartbeatAt   isotime.Time    `json:"lastHeartbeatAt"`
+	ScheduleID        *string         `json:"scheduleId" doc:"The schedule that fired the run"`
+	ProfileID         *string         `json:"connectionProfileId" doc:"The connection profile the run named (a schedule's)"`
+	ScheduleName      *string         `json:"scheduleName"`
 	UserName          *string         `json:"userName"`
 	EndUserName       *string         `json:"endUserName"`
 	APIKeyName        *string         `json:"apiKeyName"`
@@ -56,9 +59,11 @@ const runSelect = `SELECT r.id, r.package_id, r.user_id, r.end_user_id, r.api_ke
 	r.status, r.input, r.result, r.checkpoint, r.error, r.token_usage, r.started_at, r.completed_at, r.duration,
 	r.version_label, r.version_dirty, r.notified_at, r.read_at, r.run_number, r.metadata, r.agent_scope,
 	r.agent_name, r.config, r.config_override, r.run_origin, r.sink_expires_at, r.sink_closed_at,
-	r.last_event_sequence, r.last_heartbeat_at, u.name, eu.name, k.name, r.job_id
+	r.last_event_sequence, r.last_heartbeat_at, r.schedule_id, r.connection_profile_id, sc.name,
+	u.name, eu.name, k.name, r.job_id
 	FROM runs r LEFT JOIN users u ON u.id = r.user_id LEFT JOIN end_users eu ON eu.id = r.end_user_id
-	LEFT JOIN api_keys k ON k.id = r.api_key_id`
+	LEFT JOIN api_keys k ON k.id = r.api_key_id
+	LEFT JOIN package_schedules sc ON sc.id = r.schedule_id`
 
 func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
@@ -67,7 +72,8 @@ func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 		&r.Status, &input, &result, &checkpoint, &r.Error, &usage, &r.StartedAt, &r.CompletedAt, &r.Duration,
 		&r.VersionLabel, &r.VersionDirty, &r.NotifiedAt, &r.ReadAt, &r.RunNumber, &metadata, &r.AgentScope,
 		&r.AgentName, &cfg, &override, &r.RunOrigin, &r.SinkExpiresAt, &r.SinkClosedAt,
-		&r.LastEventSequence, &r.LastHeartbeatAt, &r.UserName, &r.EndUserName, &r.APIKeyName, &r.jobID)
+		&r.LastEventSequence, &r.LastHeartbeatAt, &r.ScheduleID, &r.ProfileID, &r.ScheduleName,
+		&r.UserName, &r.EndUserName, &r.APIKeyName, &r.jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +117,7 @@ type ListQuery struct {
 	AgentID       string // "" = every agent
 	Status        string
 	OnlyUserID    string // user=me
+	ScheduleID    string // "" = every run; else the runs the schedule fired
 	Limit, Offset int
 }
 
@@ -133,6 +140,10 @@ func (s *Service) List(ctx context.Context, c Caller, q ListQuery) ([]*Run, int,
 	if q.OnlyUserID != "" {
 		where += ` AND r.user_id = ?`
 		args = append(args, q.OnlyUserID)
+	}
+	if q.ScheduleID != "" {
+		where += ` AND r.schedule_id = ?`
+		args = append(args, q.ScheduleID)
 	}
 	var total int
 	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM runs r`+where, args...).Scan(&total); err != nil {

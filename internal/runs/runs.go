@@ -123,6 +123,14 @@ type CreateParams struct {
 	ProxyID *string
 	// TimeoutSeconds overrides the manifest's timeout (0 = none); capped by the ceiling.
 	TimeoutSeconds int
+	// ConnectionProfileID names the run's connection profile (a schedule's): one of the actor's profiles or an
+	// application profile of the application (providers.RunContext.ExplicitProfileID). "" = the actor's.
+	ConnectionProfileID string
+	// ScheduleID marks a run fired by a schedule.
+	ScheduleID string
+	// Claim, when set, runs first in the transaction that inserts the run; its error rolls the run back and is
+	// returned by Create. A schedule claims its slot there, so that one slot gives at most one run.
+	Claim func(ctx context.Context, tx *store.Tx) error
 }
 
 // RunArgs is the River job executing one run.
@@ -203,7 +211,8 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 		actor = providers.Actor{EndUserID: c.EndUserID}
 	}
 	if s.Resolver != nil {
-		rd, err := s.Resolver.Readiness(ctx, s.DB, providers.RunContext{OrgID: c.OrgID, AppID: c.AppID, Actor: actor, AgentID: pkg.ID})
+		rd, err := s.Resolver.Readiness(ctx, s.DB, providers.RunContext{OrgID: c.OrgID, AppID: c.AppID, Actor: actor, AgentID: pkg.ID,
+			ExplicitProfileID: p.ConnectionProfileID})
 		if err != nil {
 			return "", fmt.Errorf("provider readiness of %s: %w", pkg.ID, err)
 		}
@@ -237,6 +246,11 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 	now := isotime.Now()
 	override := nullJSON(p.Config)
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if p.Claim != nil {
+			if err := p.Claim(ctx, tx); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(run_number), 0) FROM runs
 			WHERE org_id = ? AND application_id = ? AND package_id = ?`, c.OrgID, c.AppID, pkg.ID).Scan(&n); err != nil {
@@ -256,7 +270,8 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET job_id = ? WHERE id = ?`, res.Job.ID, runID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET job_id = ?, schedule_id = ?, connection_profile_id = ? WHERE id = ?`,
+			res.Job.ID, nullStr(p.ScheduleID), nullStr(p.ConnectionProfileID), runID); err != nil {
 			return fmt.Errorf("record run job: %w", err)
 		}
 		return nil
