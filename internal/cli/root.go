@@ -37,6 +37,7 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd())
+	root.AddCommand(newSidecarCmd())
 	root.AddCommand(newPackageCmd())
 	root.AddCommand(newSecretsCmd())
 	root.AddCommand(newClientCommands(root)...)
