@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -34,7 +35,7 @@ func newSidecarCmd() *cobra.Command {
 			if !cfg.ProxyListen.IsZero() {
 				proxy, err := newForwardProxy(cfg, logger)
 				if err != nil {
-					return &ExitError{Code: ExitConfig, Err: err}
+					return &ExitError{Code: ExitConfig, Err: fmt.Errorf("SIDECAR_PROXY_LISTEN: cannot build the forward proxy: %w", err)}
 				}
 				opts.ForwardProxy = proxy
 			}

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/appstrate/appstrate-go/internal/credentials"
 	"github.com/appstrate/appstrate-go/internal/mcp"
@@ -400,5 +402,41 @@ func TestPlatformTools(t *testing.T) {
 		if res := h.call(t, tc.tool, tc.args); !res.IsError || !strings.Contains(res.Text(), tc.want) {
 			t.Errorf("%s %s = %q, want %q", tc.tool, tc.args, res.Text(), tc.want)
 		}
+	}
+}
+
+// With SIDECAR_PROVIDER_CALL_CONCURRENCY=1 a second call waits for the first: the provider never sees two at
+// once.
+func TestProviderCallConcurrencyLimit(t *testing.T) {
+	var mu sync.Mutex
+	inflight, maxInflight := 0, 0
+	firstArrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	port := startProvider(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inflight++
+		maxInflight = max(maxInflight, inflight)
+		mu.Unlock()
+		once.Do(func() { close(firstArrived); <-release })
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	h := newHarness(t, map[string]string{"SIDECAR_PROVIDER_CALL_CONCURRENCY": "1"})
+	h.platform.set(gmail, apiPayload(port, "tok"))
+	args := jsonArgs(map[string]any{"providerId": gmail, "target": providerURL("api.provider.test", port, "/")})
+	var wg sync.WaitGroup
+	results := make([]*mcp.CallToolResult, 2)
+	wg.Add(1)
+	go func() { defer wg.Done(); results[0] = h.call(t, "provider_call", args) }()
+	<-firstArrived
+	wg.Add(1)
+	go func() { defer wg.Done(); results[1] = h.call(t, "provider_call", args) }()
+	time.Sleep(50 * time.Millisecond) // give the second call every chance to overtake
+	close(release)
+	wg.Wait()
+	if results[0].IsError || results[1].IsError || maxInflight != 1 {
+		t.Fatalf("max in flight = %d, results %q %q", maxInflight, results[0].Text(), results[1].Text())
 	}
 }
