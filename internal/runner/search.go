@@ -91,7 +91,7 @@ func (w *Workspace) grep(ctx context.Context, re *regexp.Regexp, p string, glob 
 	var out strings.Builder
 	matches := 0
 	err = w.walk(ctx, rel, func(file string, d fs.DirEntry) error {
-		if d.IsDir() {
+		if d.IsDir() || (d.Type()&fs.ModeSymlink != 0 && file != rel) { // like grep -r: symlinks below the start are not followed
 			return nil
 		}
 		if glob != nil && !glob.match(relTo(rel, file)) {
