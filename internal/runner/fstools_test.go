@@ -40,11 +40,11 @@ func newTestWorkspace(t *testing.T) (*Workspace, string) {
 		}
 	}
 	links := map[string]string{
-		"ws/out-dir":      outside,                          // absolute, points out
-		"ws/out-rel":      "../outside/secret.txt",          // relative, points out
+		"ws/out-dir":      outside,                           // absolute, points out
+		"ws/out-rel":      "../outside/secret.txt",           // relative, points out
 		"ws/dangling-out": filepath.Join(outside, "new.txt"), // dangling, points out
-		"ws/in-link":      "src/main.go",                    // stays inside
-		"ws/src/up":       "..",                             // stays inside
+		"ws/in-link":      "src/main.go",                     // stays inside
+		"ws/src/up":       "..",                              // stays inside
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(base, name)); err != nil {
