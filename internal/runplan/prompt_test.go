@@ -230,3 +230,33 @@ func TestCodeSpan(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBuildPrompt feeds arbitrary schemas, values and templates (all written by agent authors or callers):
+// no panic, every section heading once at most, the agent's part last.
+func FuzzBuildPrompt(f *testing.F) {
+	f.Add(fullInputSchema, `{"topic":"x","filters":{"a":[1,{"b":null}]}}`, `{"type":"object","properties":{"a":{}}}`, "{{input.topic}}")
+	f.Add(`{"properties":{"x":{"type":["a",1]}},"required":"x"}`, `[1,2]`, `{}`, "{{#memories}}{{content}}{{/memories}}")
+	f.Add(`{"properties":{"a":{"items":{"format":"uri","contentMediaType":"x"},"type":"array"}}}`, `{"a":"`+"`"+`"}`, `null`, "{{")
+	f.Fuzz(func(t *testing.T, schema, values, output, prompt string) {
+		in := PromptInput{RunID: "r", SchemaVersion: "1.1", AgentPrompt: prompt,
+			Input:        Values{Schema: json.RawMessage(schema), Values: json.RawMessage(values)},
+			Config:       Values{Schema: json.RawMessage(output), Values: json.RawMessage(values)},
+			OutputSchema: json.RawMessage(output), Checkpoint: json.RawMessage(values)}
+		got, err := BuildPrompt(in)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidPrompt) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		preamble, _, ok := strings.Cut(got, "\n\n---\n\n")
+		if !ok {
+			t.Fatal("no separator before the agent's prompt")
+		}
+		for _, h := range []string{"\n## User Input\n", "\n## Configuration\n", "\n## Checkpoint\n", "\n## Output Format\n"} {
+			if strings.Count(preamble, h) > 1 {
+				t.Fatalf("%q twice", h)
+			}
+		}
+	})
+}
