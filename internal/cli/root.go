@@ -38,6 +38,7 @@ func NewRoot() *cobra.Command {
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd())
 	root.AddCommand(newSidecarCmd())
+	root.AddCommand(newRunnerCmd())
 	root.AddCommand(newPackageCmd())
 	root.AddCommand(newSecretsCmd())
 	root.AddCommand(newClientCommands(root)...)
