@@ -18,6 +18,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/llm/llmtest"
 	"github.com/appstrate/appstrate-go/internal/mcp"
 	"github.com/appstrate/appstrate-go/internal/runner"
+	"github.com/appstrate/appstrate-go/internal/sink/sinktest"
 )
 
 const sidecarToken = "sidecar-token-123"
@@ -270,5 +271,31 @@ func TestRunWithSidecarTools(t *testing.T) {
 	}
 	if n := len(sc.recorded()); n != 2 {
 		t.Fatalf("the sidecar got %d calls", n)
+	}
+}
+
+// A sidecar that never answers fails the run with a reason, through the sink.
+func TestExecuteReportsAnUnreachableSidecar(t *testing.T) {
+	platform := sinktest.New(t, testRunID, testSecret)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	cfg := runner.Config{
+		RunID: testRunID, Prompt: testPrompt, WorkspaceDir: t.TempDir(),
+		Model:   runner.Model{API: llmtest.Anthropic, ID: "m", BaseURL: deadURL + "/llm"},
+		Sink:    runner.SinkConfig{URL: platform.URL, FinalizeURL: platform.FinalizeURL, Secret: testSecret},
+		Sidecar: runner.SidecarConfig{URL: deadURL, Token: sidecarToken, ConnectTimeout: 200 * time.Millisecond},
+	}
+	res, err := runner.Execute(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, ok := platform.Result()
+	if !ok || got.Status != runner.StatusFailed || got.Error == nil ||
+		!strings.HasPrefix(got.Error.Message, "connect to the sidecar MCP server (gave up after 200ms)") || !runner.Failed(res) {
+		t.Fatalf("finalize %+v", got)
+	}
+	if ev := platform.Events(); len(ev) != 1 || ev[0].Type != "appstrate.error" {
+		t.Fatalf("events %v", ev)
 	}
 }
