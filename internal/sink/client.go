@@ -93,8 +93,9 @@ type Client struct {
 	mu        sync.Mutex
 	seq       int64
 	finalized bool
-	failures  []error // events that could not be delivered since the last Flush
-	pending   sync.WaitGroup
+	failures  []error       // events that could not be delivered since the last Flush
+	inflight  int           // event POSTs not settled yet
+	drained   chan struct{} // closed when inflight drops to 0; nil while it is 0
 }
 
 // ErrFinalized is returned by Emit and Finalize once the run was finalized.
@@ -171,24 +172,34 @@ func (c *Client) Emit(_ context.Context, eventType string, data any) error {
 		Data:            raw,
 		Sequence:        c.seq,
 	}
-	c.pending.Add(1)
+	c.inflight++
+	if c.drained == nil {
+		c.drained = make(chan struct{})
+	}
 	c.mu.Unlock()
 
-	body, err := json.Marshal(env)
-	if err != nil { // cannot happen: every field is already valid JSON
-		c.pending.Done()
-		return fmt.Errorf("sink: encode envelope: %w", err)
-	}
 	go func() {
-		defer c.pending.Done()
-		if err := c.post(c.baseCtx, c.cfg.URL, env.ID, body, ContentTypeEvent); err != nil {
-			err = fmt.Errorf("sink: event %d (%s): %w", env.Sequence, eventType, err)
-			c.mu.Lock()
-			c.failures = append(c.failures, err)
-			c.mu.Unlock()
+		err := c.deliver(env)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil {
+			c.failures = append(c.failures, fmt.Errorf("sink: event %d (%s): %w", env.Sequence, eventType, err))
+		}
+		if c.inflight--; c.inflight == 0 {
+			close(c.drained)
+			c.drained = nil
 		}
 	}()
 	return nil
+}
+
+// deliver POSTs one envelope with retries.
+func (c *Client) deliver(env Envelope) error {
+	body, err := json.Marshal(env)
+	if err != nil { // cannot happen: every field is already valid JSON
+		return fmt.Errorf("encode envelope: %w", err)
+	}
+	return c.post(c.baseCtx, c.cfg.URL, env.ID, body, ContentTypeEvent)
 }
 
 // Sequence is the number of events handed to the sink so far (the last sequence number assigned).
@@ -201,15 +212,15 @@ func (c *Client) Sequence() int64 {
 // Flush waits until every event handed over so far was delivered or given up, or until ctx is done. It returns
 // the delivery failures since the previous Flush, joined, or ctx's error.
 func (c *Client) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		c.pending.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("sink: flush: %w", ctx.Err())
+	c.mu.Lock()
+	drained := c.drained
+	c.mu.Unlock()
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return fmt.Errorf("sink: flush: %w", ctx.Err())
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -339,3 +339,24 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestFlushGivesUpWithItsContextAndCloseAbandons(t *testing.T) {
+	p := sinktest.New(t, testRunID, testSecret)
+	p.SetFault(func(string, string, int) (int, string) { return http.StatusServiceUnavailable, "down" })
+	c := newClient(t, p, func(cfg *sink.ClientConfig) {
+		cfg.Retry = sink.RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour}
+	})
+	if err := c.Emit(context.Background(), sink.TypeLog, map[string]any{"level": "info", "message": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Flush(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Flush = %v, want the context's error", err)
+	}
+	c.Close() // the retry waiting an hour is abandoned
+	err := c.Flush(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "platform answered 503 down") {
+		t.Fatalf("Flush after Close = %v", err)
+	}
+}
