@@ -5,44 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// Metrics holds the Prometheus collectors of the HTTP layer and the Go runtime.
-type Metrics struct {
-	Registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-}
-
-// NewMetrics creates a registry with request counters, a latency histogram and the Go/process collectors.
-func NewMetrics() *Metrics {
-	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "appstrate_http_requests_total",
-			Help: "HTTP requests served, by method, route pattern and status code.",
-		}, []string{"method", "route", "status"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "appstrate_http_request_duration_seconds",
-			Help:    "HTTP request latency, by method and route pattern.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"method", "route"}),
-	}
-	m.Registry.MustRegister(m.requests, m.latency,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
-}
-
-// Handler serves the registry in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
-}
 
 // statusRecorder remembers the status written by the rest of the chain.
 type statusRecorder struct {
@@ -98,8 +62,7 @@ func observe(logger *slog.Logger, metrics *Metrics, routeOf func(*http.Request) 
 					status = http.StatusOK
 				}
 				elapsed := time.Since(start)
-				metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
-				metrics.latency.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
+				metrics.ObserveRequest(r.Method, route, status, elapsed)
 				level := slog.LevelDebug
 				switch {
 				case status == http.StatusServiceUnavailable:

@@ -22,7 +22,7 @@ type Options struct {
 	Strategies     []Strategy      // authentication strategies, tried in order
 	Tenancy        TenancyResolver // org/app/end-user resolution; nil = none (foundation tests)
 	OrgAPIVersion  OrgAPIVersion   // org-level API version lookup; nil = none
-	Metrics        *Metrics        // nil = a fresh registry
+	Metrics        *Metrics        // nil = fresh metrics
 }
 
 // Server is the HTTP transport: a huma API on a ServeMux behind the request pipeline of API.md §1.
