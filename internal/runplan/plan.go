@@ -82,6 +82,7 @@ func (p *Planner) Build(ctx context.Context, run Run, sink Sink, platformURL str
 type runRow struct {
 	orgID, appID                                   string
 	packageID, userID, endUserID, modelID, proxyID sql.NullString
+	profileID                                      sql.NullString // the connection profile the run names
 	input, config                                  sql.NullString
 	timeoutSeconds                                 int
 }
@@ -196,8 +197,8 @@ func (p *Planner) Plan(ctx context.Context, run Run, sink Sink, platformURL stri
 func (p *Planner) loadRun(ctx context.Context, id string) (*runRow, error) {
 	var r runRow
 	err := p.DB.QueryRowContext(ctx, `SELECT org_id, application_id, package_id, user_id, end_user_id, model_id, proxy_id,
-		input, config, timeout_seconds FROM runs WHERE id = ?`, id).Scan(&r.orgID, &r.appID, &r.packageID, &r.userID,
-		&r.endUserID, &r.modelID, &r.proxyID, &r.input, &r.config, &r.timeoutSeconds)
+		connection_profile_id, input, config, timeout_seconds FROM runs WHERE id = ?`, id).Scan(&r.orgID, &r.appID,
+		&r.packageID, &r.userID, &r.endUserID, &r.modelID, &r.proxyID, &r.profileID, &r.input, &r.config, &r.timeoutSeconds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrRunNotFound
 	}
@@ -224,8 +225,9 @@ func (p *Planner) resolveModel(ctx context.Context, orgID, id string) (models.Re
 	return m, nil
 }
 
-// connectProviders resolves a connection profile per provider of the bundle for the run's actor and marks
-// the providers with a usable connection; it returns them with provider → profile.
+// connectProviders resolves a connection profile per provider of the bundle for the run's actor (and the
+// profile the run names, if any) and marks the providers with a usable connection; it returns them with
+// provider → profile.
 func (p *Planner) connectProviders(ctx context.Context, row *runRow, b *bundle) ([]Provider, map[string]string, error) {
 	out := make([]Provider, len(b.Providers))
 	for i, pkg := range b.Providers {
@@ -235,7 +237,7 @@ func (p *Planner) connectProviders(ctx context.Context, row *runRow, b *bundle) 
 	if p.Resolver == nil || len(out) == 0 {
 		return out, profiles, nil
 	}
-	rc := providers.RunContext{OrgID: row.orgID, AppID: row.appID, AgentID: b.Agent.ID}
+	rc := providers.RunContext{OrgID: row.orgID, AppID: row.appID, AgentID: b.Agent.ID, ExplicitProfileID: row.profileID.String}
 	switch {
 	case row.endUserID.Valid:
 		rc.Actor = providers.Actor{EndUserID: row.endUserID.String}
@@ -250,6 +252,10 @@ func (p *Planner) connectProviders(ctx context.Context, row *runRow, b *bundle) 
 		rc.Requirements = append(rc.Requirements, req)
 	}
 	resolved, missing, err := p.Resolver.Resolve(ctx, nil, rc)
+	if errors.Is(err, providers.ErrProfileNotFound) {
+		return nil, nil, &Error{Code: "connection_profile_not_found", Err: err,
+			Message: "The run's connection profile cannot be used: it does not exist or belongs to someone else"}
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("resolve provider connections: %w", err)
 	}

@@ -137,6 +137,15 @@ func (w *world) persist(t *testing.T, key any, pinned bool, actorType string, ac
 		w.app, w.org, key, pinned, actorType, actorID, content, isotime.From(at), isotime.From(at))
 }
 
+// profile inserts an empty connection profile of user and returns its id.
+func (w *world) profile(t *testing.T, user string) string {
+	id := ids.UUID()
+	now := isotime.Now()
+	exec(t, w.e, `INSERT INTO connection_profiles (id, user_id, name, is_default, created_at, updated_at) VALUES (?, ?, 'Other', ?, ?, ?)`,
+		id, user, false, now, now)
+	return id
+}
+
 // upload creates and fills a text upload, and consumes it when consume; it returns its upload:// URI.
 func (w *world) upload(t *testing.T, name, content string, consume bool) string {
 	ctx := context.Background()
@@ -313,6 +322,23 @@ func TestPlanScopes(t *testing.T) {
 		if _, ok := plan.Spec.Files[".pi/skills/provider-appstrate-activecampaign/SKILL.md"]; !ok {
 			t.Fatal("provider skill missing")
 		}
+
+		// A run naming another (empty) profile of its user: its connections, i.e. none, are used.
+		id = w.insertRun(t, "@acme/writer", w.user, `{"topic":"x"}`, "")
+		empty := w.profile(t, w.user)
+		exec(t, e, `UPDATE runs SET connection_profile_id = ? WHERE id = ?`, empty, id)
+		plan, err = w.planner.Plan(ctx, runplan.Run{ID: id}, sink, platform)
+		must(t, err)
+		if len(plan.ConnectedProviders) != 0 || plan.ProviderProfiles["@appstrate/activecampaign"] != empty {
+			t.Fatalf("explicit profile: %v %v", plan.ConnectedProviders, plan.ProviderProfiles)
+		}
+		// Without it, the user's default profile holds the connection.
+		id = w.insertRun(t, "@acme/writer", w.user, `{"topic":"x"}`, "")
+		plan, err = w.planner.Plan(ctx, runplan.Run{ID: id}, sink, platform)
+		must(t, err)
+		if len(plan.ConnectedProviders) != 1 || plan.ProviderProfiles["@appstrate/activecampaign"] == empty {
+			t.Fatalf("default profile: %v %v", plan.ConnectedProviders, plan.ProviderProfiles)
+		}
 	})
 }
 
@@ -346,6 +372,12 @@ func TestPlanErrors(t *testing.T) {
 		exec(t, e, `INSERT INTO runs (id, package_id, user_id, application_id, org_id, status, input, config, timeout_seconds, started_at, created_at)
 			VALUES (?, '@globex/a', ?, ?, ?, 'running', '{}', '{}', 60, ?, ?)`, noModel, owner2, app2, org2, now, now)
 
+		bob := e.SeedUser("bob@acme.test")
+		e.SeedMember(w.org, bob, "member")
+		bobProfile := w.profile(t, bob)
+		foreignProfile := w.insertRun(t, "@acme/writer", w.user, `{"topic":"x"}`, "")
+		exec(t, e, `UPDATE runs SET connection_profile_id = ? WHERE id = ?`, bobProfile, foreignProfile)
+
 		deleted := w.insertRun(t, "@acme/writer", w.user, `{}`, "")
 		exec(t, e, `UPDATE runs SET package_id = NULL WHERE id = ?`, deleted)
 
@@ -367,6 +399,8 @@ func TestPlanErrors(t *testing.T) {
 				runplan.ErrMissingTool, "Tool @appstrate/output required by @acme/old-output has no version matching ^3.0.0"},
 			{"invalid template", runplan.Run{ID: w.insertRun(t, "@acme/bad-template", w.user, `{}`, "")}, sink,
 				runplan.ErrInvalidPrompt, `prompt.md is not a valid template: line 1: unclosed section "input"`},
+			{"someone else's profile", runplan.Run{ID: foreignProfile}, sink, &runplan.Error{Code: "connection_profile_not_found"},
+				"The run's connection profile cannot be used"},
 			{"unknown upload", runplan.Run{ID: w.insertRun(t, "@acme/writer", w.user,
 				`{"topic":"x","brief":"upload://`+ids.New(ids.Upload)+`"}`, "")}, sink, runplan.ErrDocumentUnavailable, "does not exist"},
 			{"upload not consumed", runplan.Run{ID: w.insertRun(t, "@acme/writer", w.user,
