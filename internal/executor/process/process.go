@@ -2,8 +2,6 @@ package process
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,15 +14,15 @@ import (
 	"time"
 
 	"github.com/appstrate/appstrate-go/internal/executor"
+	"github.com/appstrate/appstrate-go/internal/executor/launch"
 )
 
 // Defaults of the runner's limits.
 const (
-	DefaultMemoryBytes = 1536 << 20
-	DefaultPids        = 256
-	DefaultFileBytes   = 1 << 30
+	DefaultMemoryBytes = launch.DefaultMemoryBytes
+	DefaultPids        = launch.DefaultPids
+	DefaultFileBytes   = launch.DefaultFileBytes
 	defaultKillGrace   = 5 * time.Second
-	sidecarStartWait   = 15 * time.Second
 )
 
 // Executor starts runs as local processes.
@@ -59,7 +57,7 @@ func (e *Executor) command(role string) (string, []string) {
 // Start prepares the run directory, starts the sidecar (when the spec has one) and waits for it to answer,
 // then starts the runner.
 func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Handle, error) {
-	if !validRunID(spec.RunID) {
+	if !launch.ValidRunID(spec.RunID) {
 		return nil, fmt.Errorf("process executor: invalid run id %q", spec.RunID)
 	}
 	dir := filepath.Join(e.RunsDir, spec.RunID)
@@ -73,7 +71,7 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Hand
 		h.cleanup()
 		return nil, err
 	}
-	if err := WriteFiles(workspace, spec.Files); err != nil {
+	if err := launch.WriteFiles(workspace, spec.Files); err != nil {
 		return fail(err)
 	}
 	env := baseEnv(dir)
@@ -100,26 +98,27 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Hand
 		}
 	}
 	path, args := e.command("runner")
-	runner, err := startProc(path, args, workspace, env, filepath.Join(dir, "runner.log"))
+	runner, err := launch.Start(launch.Command{Path: path, Args: args, Dir: workspace, Env: env,
+		LogPath: filepath.Join(dir, "runner.log")})
 	if err != nil {
 		return fail(fmt.Errorf("start runner: %w", err))
 	}
 	h.runner = runner
-	writePid(dir, "runner", runner.cmd.Process.Pid)
-	applyLimits(runner.cmd.Process.Pid, spec.Limits, spec.Timeout, e.log())
+	launch.WritePid(dir, "runner", runner.Pid())
+	applyLimits(runner.Pid(), spec.Limits, spec.Timeout, e.log())
 	go h.wait()
 	return h, nil
 }
 
 type sidecarProc struct {
-	proc          *proc
+	proc          *launch.Proc
 	socket, token string
 	proxy         string // host:port of the forward proxy, "" = none
 }
 
 func (e *Executor) startSidecar(ctx context.Context, spec executor.Spec, dir string) (*sidecarProc, error) {
 	socket := filepath.Join(dir, "sidecar.sock")
-	token := randomToken()
+	token := launch.RandomToken()
 	env := baseEnv(dir)
 	for k, v := range spec.SidecarEnv {
 		env[k] = v
@@ -130,16 +129,10 @@ func (e *Executor) startSidecar(ctx context.Context, spec executor.Spec, dir str
 	}
 	env["SIDECAR_TOKEN"] = token
 	path, args := e.command("sidecar")
-	p, err := startProc(path, args, dir, env, filepath.Join(dir, "sidecar.log"))
+	p, proxy, err := launch.StartSidecar(ctx, launch.Command{Path: path, Args: args, Dir: dir, Env: env,
+		LogPath: filepath.Join(dir, "sidecar.log")}, socket, dir)
 	if err != nil {
 		return nil, err
-	}
-	writePid(dir, "sidecar", p.cmd.Process.Pid)
-	proxy, err := waitHealthy(ctx, socket, p, sidecarStartWait)
-	if err != nil {
-		p.signal(syscall.SIGKILL)
-		<-p.exited
-		return nil, fmt.Errorf("%w%s", err, p.tail())
 	}
 	return &sidecarProc{proc: p, socket: socket, token: token, proxy: proxy}, nil
 }
@@ -148,8 +141,8 @@ func (e *Executor) startSidecar(ctx context.Context, spec executor.Spec, dir str
 type handle struct {
 	e       *Executor
 	dir     string
-	runner  *proc
-	sidecar *proc
+	runner  *launch.Proc
+	sidecar *launch.Proc
 
 	once   sync.Once
 	done   chan struct{}
@@ -159,14 +152,14 @@ type handle struct {
 }
 
 func (h *handle) wait() {
-	<-h.runner.exited
-	code := h.runner.exitCode()
+	<-h.runner.Exited()
+	code := h.runner.ExitCode()
 	h.killMu.Lock()
 	killed := h.killed
 	h.killMu.Unlock()
 	h.result = executor.Result{ExitCode: code}
 	if code != 0 && !killed {
-		h.e.log().Warn("process executor: runner exited abnormally", "dir", h.dir, "code", code, "stderr", h.runner.tail())
+		h.e.log().Warn("process executor: runner exited abnormally", "dir", h.dir, "code", code, "stderr", h.runner.Tail())
 	}
 	h.stopSidecar()
 	h.cleanup()
@@ -203,14 +196,14 @@ func (h *handle) grace() time.Duration {
 
 func (h *handle) stopAll() {
 	if h.runner != nil {
-		h.runner.stop(h.grace())
+		h.runner.Stop(h.grace())
 	}
 	h.stopSidecar()
 }
 
 func (h *handle) stopSidecar() {
 	if h.sidecar != nil {
-		h.sidecar.stop(h.grace())
+		h.sidecar.Stop(h.grace())
 	}
 }
 
@@ -220,24 +213,6 @@ func (h *handle) cleanup() {
 			h.e.log().Warn("process executor: run directory not removed", "dir", h.dir, "error", err)
 		}
 	})
-}
-
-func validRunID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, c := range id {
-		if !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-func randomToken() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // baseEnv is the whole environment a child starts from: nothing of the server's.
@@ -252,18 +227,6 @@ func baseEnv(dir string) map[string]string {
 	}
 }
 
-func envList(env map[string]string) []string {
-	out := make([]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
-func writePid(dir, role string, pid int) {
-	_ = os.WriteFile(filepath.Join(dir, role+".pid"), []byte(strconv.Itoa(pid)), 0o600)
-}
-
 // Reap kills the process groups that runs of a previous server process left behind (their pid files under
 // RunsDir) and removes their directories. Call it at boot, before runs are executed.
 func (e *Executor) Reap() (int, error) {
@@ -276,12 +239,12 @@ func (e *Executor) Reap() (int, error) {
 	}
 	n := 0
 	for _, ent := range entries {
-		if !ent.IsDir() || !validRunID(ent.Name()) {
+		if !ent.IsDir() || !launch.ValidRunID(ent.Name()) {
 			continue
 		}
 		dir := filepath.Join(e.RunsDir, ent.Name())
 		for _, role := range []string{"runner", "sidecar"} {
-			if pid := readPid(dir, role); pid > 0 && ownProcess(pid, dir) {
+			if pid := launch.ReadPid(dir, role); pid > 0 && ownProcess(pid, dir) {
 				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			}
 		}
@@ -294,44 +257,12 @@ func (e *Executor) Reap() (int, error) {
 	return n, nil
 }
 
-func readPid(dir, role string) int {
-	b, err := os.ReadFile(filepath.Join(dir, role+".pid"))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
-
 // ownProcess tells whether pid still is a process of that run (its cwd or environment points into dir), so a
 // recycled pid of an unrelated process is never killed.
 func ownProcess(pid int, dir string) bool {
-	if cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd"); err == nil && strings.HasPrefix(cwd, dir) {
+	if launch.CwdInside(pid, dir) {
 		return true
 	}
 	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	return err == nil && strings.Contains(string(env), "TMPDIR="+filepath.Join(dir, "tmp"))
-}
-
-// waitHealthy polls the sidecar's /health on its socket until it answers 200, and returns the forward proxy
-// address it reports.
-func waitHealthy(ctx context.Context, socket string, p *proc, limit time.Duration) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	c := unixClient(socket)
-	delay := 5 * time.Millisecond
-	for {
-		proxy, ok := probeHealth(ctx, c)
-		if ok {
-			return proxy, nil
-		}
-		select {
-		case <-p.exited:
-			return "", fmt.Errorf("sidecar exited with code %d before it was ready", p.exitCode())
-		case <-ctx.Done():
-			return "", fmt.Errorf("sidecar not ready after %s", limit)
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 100*time.Millisecond)
-	}
 }
