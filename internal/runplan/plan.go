@@ -67,6 +67,9 @@ type Plan struct {
 	ConnectedProviders []string
 	// OutputSchema is the agent's output schema ("" when it declares none).
 	OutputSchema json.RawMessage
+	// UnsupportedTools are the agent's tool packages the runner cannot load (only the system tools run):
+	// they are left out of the prompt and the work directory.
+	UnsupportedTools []string
 }
 
 // Build returns the executor.Spec of a claimed run (see Plan).
@@ -146,11 +149,20 @@ func (p *Planner) Plan(ctx context.Context, run Run, sink Sink, platformURL stri
 		in.OutputSchema = m.Output.Schema
 	}
 	var skills, tools []PackageFiles
-	var toolIDs []string
+	var toolIDs, unsupported []string
 	for _, t := range b.Tools {
+		if len(AgentTools([]string{t.ID})) == 0 {
+			// The runner implements the system tools natively; it cannot load a tool package's code. As
+			// upstream does with a tool that fails to load, the run goes on without it.
+			unsupported = append(unsupported, t.ID)
+			continue
+		}
 		in.Tools = append(in.Tools, t.tool())
 		tools = append(tools, t.files())
 		toolIDs = append(toolIDs, t.ID)
+	}
+	if len(unsupported) > 0 {
+		p.log().Warn("runplan: tool packages the runner cannot load are left out", "run", run.ID, "tools", unsupported)
 	}
 	for _, s := range b.Skills {
 		in.Skills = append(in.Skills, s.skill())
@@ -190,7 +202,7 @@ func (p *Planner) Plan(ctx context.Context, run Run, sink Sink, platformURL stri
 		Spec: executor.Spec{RunID: run.ID, Files: files, Env: env, SidecarEnv: sidecar, RunToken: run.Token,
 			Timeout: timeout},
 		Prompt: prompt, Agent: m.Identity(), Model: model.Model, ModelSource: source, ProviderProfiles: profiles,
-		ConnectedProviders: connected, OutputSchema: in.OutputSchema,
+		ConnectedProviders: connected, OutputSchema: in.OutputSchema, UnsupportedTools: unsupported,
 	}, nil
 }
 

@@ -110,7 +110,8 @@ func setup(t *testing.T, e *apptest.Env) *world {
 			t.Fatalf("%s %s: %d %s", r.Method, r.Path, res.Status, res.Body)
 		}
 	}
-	w.planner = &runplan.Planner{DB: e.DB, Registry: reg, Models: e.App.Models, Resolver: e.App.Resolver, Uploads: e.App.Uploads}
+	w.planner = &runplan.Planner{DB: e.DB, Registry: reg, Models: e.App.Models, Resolver: e.App.Resolver, Uploads: e.App.Uploads,
+		Logger: e.App.Logger}
 	return w
 }
 
@@ -425,6 +426,41 @@ func TestPlanErrors(t *testing.T) {
 		must(t, err)
 		if plan.Model.ID != w.modelID {
 			t.Fatalf("model %s", plan.Model.ID)
+		}
+	})
+}
+
+// TestPlanToolPackages: the runner implements the system tools; an agent's own tool packages cannot run, so
+// they are left out (and reported) rather than promised to the model.
+func TestPlanToolPackages(t *testing.T) {
+	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
+		ctx := context.Background()
+		w := setup(t, e)
+		doc := "# fetch\n\nFetches things.\n"
+		src := `export default function (pi) { pi.registerTool({ name: "fetch", description: "Fetch", parameters: {},
+  async execute(id, params) { return { content: [{ type: "text", text: "ok" }] }; } }); }`
+		_, err := e.App.Registry.Create(ctx, w.caller, "tool", packages.DraftInput{Content: &doc, SourceCode: &src,
+			Manifest: json.RawMessage(`{"name":"@acme/fetch","version":"1.0.0","type":"tool","entrypoint":"tool.ts",
+			 "tool":{"name":"fetch","description":"Fetch a URL","inputSchema":{"type":"object"}}}`)})
+		must(t, err)
+		prompt := "Go."
+		_, err = e.App.Registry.Create(ctx, w.caller, "agent", packages.DraftInput{Content: &prompt, Manifest: json.RawMessage(
+			`{"name":"@acme/tooled","version":"1.0.0","type":"agent","schemaVersion":"1.0","displayName":"Tooled",
+			 "dependencies":{"tools":{"@acme/fetch":"*","@appstrate/log":"^1.0.0"}}}`)})
+		must(t, err)
+		plan, err := w.planner.Plan(ctx, runplan.Run{ID: w.insertRun(t, "@acme/tooled", w.user, `{}`, "")}, sink, platform)
+		must(t, err)
+		if len(plan.UnsupportedTools) != 1 || plan.UnsupportedTools[0] != "@acme/fetch" || plan.Spec.Env["AGENT_TOOLS"] != `["log"]` {
+			t.Fatalf("unsupported %v, AGENT_TOOLS %s", plan.UnsupportedTools, plan.Spec.Env["AGENT_TOOLS"])
+		}
+		if strings.Contains(plan.Prompt, "**fetch**") || strings.Contains(plan.Prompt, "# fetch") || !strings.Contains(plan.Prompt, "- **log**:") {
+			t.Fatalf("prompt tools:\n%s", plan.Prompt)
+		}
+		if _, ok := plan.Spec.Files[".pi/tools/@acme/fetch/TOOL.md"]; ok {
+			t.Fatal("TOOL.md of an unsupported tool written")
+		}
+		if _, ok := plan.Spec.Files[".pi/tools/@appstrate/log/TOOL.md"]; !ok {
+			t.Fatal("TOOL.md of log missing")
 		}
 	})
 }
