@@ -23,7 +23,9 @@ func newSidecarCmd() *cobra.Command {
 			"credentials). It is started by the platform's executor, one per run, and configured only by its\n" +
 			"environment: SIDECAR_LISTEN, SIDECAR_PROXY_LISTEN, SIDECAR_TOKEN, RUN_TOKEN, PLATFORM_API_URL,\n" +
 			"PI_BASE_URL, PI_API_KEY, PI_PLACEHOLDER, MODEL_API, PROXY_URL, MODEL_CONTEXT_WINDOW, MODEL_MAX_TOKENS,\n" +
-			"SIDECAR_MAX_REQUEST_BODY_BYTES, SIDECAR_MAX_MCP_ENVELOPE_BYTES, SIDECAR_PROVIDER_CALL_CONCURRENCY, LOG_LEVEL.",
+			"SIDECAR_MAX_REQUEST_BODY_BYTES, SIDECAR_MAX_MCP_ENVELOPE_BYTES, SIDECAR_PROVIDER_CALL_CONCURRENCY, LOG_LEVEL,\n" +
+			"APPSTRATE_SINK_URL and APPSTRATE_SINK_FINALIZE_URL (the run's sink, relayed on /sink/events… for a sandbox\n" +
+			"without network).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := sidecar.LoadConfig(lookupEnv)

@@ -57,6 +57,9 @@ type Config struct {
 
 	ProxyURL *url.URL // PROXY_URL: outbound proxy for provider calls
 
+	SinkURL         *url.URL // APPSTRATE_SINK_URL: the run's sink events URL, for the sink relay (nil = none)
+	SinkFinalizeURL *url.URL // APPSTRATE_SINK_FINALIZE_URL
+
 	ContextWindow int // MODEL_CONTEXT_WINDOW
 	MaxTokens     int // MODEL_MAX_TOKENS (0 = unknown)
 
@@ -96,6 +99,8 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	cfg.PlatformURL = p.httpURL("PLATFORM_API_URL")
 	cfg.LLMBaseURL = p.httpURL("PI_BASE_URL")
 	cfg.ProxyURL = p.httpURL("PROXY_URL")
+	cfg.SinkURL = p.httpURL("APPSTRATE_SINK_URL")
+	cfg.SinkFinalizeURL = p.httpURL("APPSTRATE_SINK_FINALIZE_URL")
 	cfg.ModelAPI = p.modelAPI("MODEL_API")
 	cfg.ContextWindow = int(p.integer("MODEL_CONTEXT_WINDOW", DefaultContextWindow, 1, 1<<30))
 	cfg.MaxTokens = int(p.integer("MODEL_MAX_TOKENS", 0, 1, 1<<30))
@@ -110,6 +115,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if p.err == nil && cfg.LLMBaseURL != nil && cfg.LLMPlaceholder != "" && cfg.LLMAPIKey == "" {
 		p.fail("PI_API_KEY", "required when PI_PLACEHOLDER is set")
+	}
+	if p.err == nil && (cfg.SinkURL == nil) != (cfg.SinkFinalizeURL == nil) {
+		p.fail("APPSTRATE_SINK_FINALIZE_URL", "APPSTRATE_SINK_URL and APPSTRATE_SINK_FINALIZE_URL go together")
 	}
 	if p.err != nil {
 		return Config{}, p.err

@@ -50,6 +50,7 @@ type Sidecar struct {
 	llm      *llmProxy
 	mcp      *mcp.Server
 	tools    *toolset
+	sink     *sinkRelay
 
 	mu        sync.Mutex
 	proxyAddr string // bound forward proxy address, "" until serving
@@ -71,15 +72,17 @@ func New(cfg Config, opts Options) *Sidecar {
 	s.tools = newToolset(cfg, s.platform, opts.ProviderPolicy, logger)
 	s.mcp = s.tools.server()
 	s.mcp.MaxRequestBytes = cfg.MaxMCPEnvelopeBytes
+	s.sink = newSinkRelay(cfg.SinkURL, cfg.SinkFinalizeURL)
 	return s
 }
 
-// Handler returns the API: /health, /llm/*, /mcp.
+// Handler returns the API: /health, /llm/*, /mcp, /sink/events[/finalize|/heartbeat].
 func (s *Sidecar) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", s.health)
 	mux.Handle("/llm/", s.requireToken(s.llm, false))
 	mux.Handle("/mcp", s.checkHost(s.requireToken(s.mcp, true)))
+	mux.Handle("POST /sink/", s.sink)
 	return mux
 }
 
