@@ -77,20 +77,25 @@ func RunnerEnv(in RunnerEnvInput) (map[string]string, error) {
 
 // SidecarEnvInput is what the sidecar's environment is built from.
 type SidecarEnvInput struct {
+	RunID          string
 	RunToken       string
 	PlatformAPIURL string
 	Model          models.Resolved
 	ProxyURL       string // the organization's outbound proxy ("" = none)
+	// Sink gives the sink URLs the sidecar's relay lets the runner reach (never the secret).
+	Sink Sink
 }
 
 // SidecarEnv is the sidecar's environment (RUNTIME.md §2.5) without its listen addresses: the real model key
-// with the placeholder it replaces, the run token for the platform's /internal routes.
+// with the placeholder it replaces, the run token for the platform's /internal routes, and the run's sink
+// URLs (its relay forwards the runner's events there; the secret stays with the runner, which signs them).
 func SidecarEnv(in SidecarEnvInput) (map[string]string, error) {
 	api, err := ModelAPI(in.Model.APIShape)
 	if err != nil {
 		return nil, err
 	}
 	env := map[string]string{
+		"RUN_ID":           in.RunID,
 		"RUN_TOKEN":        in.RunToken,
 		"PLATFORM_API_URL": strings.TrimRight(in.PlatformAPIURL, "/"),
 		"PI_BASE_URL":      in.Model.BaseURL,
@@ -98,6 +103,9 @@ func SidecarEnv(in SidecarEnvInput) (map[string]string, error) {
 		"PI_PLACEHOLDER":   Placeholder(in.Model.APIKey),
 		"MODEL_API":        api,
 		"PROXY_URL":        in.ProxyURL,
+	}
+	if in.Sink.URL != "" && in.Sink.FinalizeURL != "" {
+		env["APPSTRATE_SINK_URL"], env["APPSTRATE_SINK_FINALIZE_URL"] = in.Sink.URL, in.Sink.FinalizeURL
 	}
 	setModelLimits(env, in.Model)
 	return env, nil

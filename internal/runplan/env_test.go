@@ -134,20 +134,25 @@ func TestRunnerEnvDefaults(t *testing.T) {
 }
 
 func TestSidecarEnv(t *testing.T) {
-	env, err := SidecarEnv(SidecarEnvInput{RunToken: "run_1.abcd", PlatformAPIURL: "http://localhost:3000/", Model: testModel()})
+	env, err := SidecarEnv(SidecarEnvInput{RunID: "run_1", RunToken: "run_1.abcd", PlatformAPIURL: "http://localhost:3000/",
+		Model: testModel(), Sink: Sink{URL: "http://localhost:3000/api/runs/run_1/events",
+			FinalizeURL: "http://localhost:3000/api/runs/run_1/events/finalize", Secret: "secret-secret-secret"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"RUN_TOKEN":            "run_1.abcd",
-		"PLATFORM_API_URL":     "http://localhost:3000",
-		"PI_BASE_URL":          "https://api.anthropic.com",
-		"PI_API_KEY":           "sk-ant-api03-SECRETSECRETSECRET",
-		"PI_PLACEHOLDER":       "sk-ant-api03-placeholder",
-		"MODEL_API":            "anthropic-messages",
-		"PROXY_URL":            "",
-		"MODEL_CONTEXT_WINDOW": "200000",
-		"MODEL_MAX_TOKENS":     "64000",
+		"RUN_ID":                      "run_1",
+		"APPSTRATE_SINK_URL":          "http://localhost:3000/api/runs/run_1/events",
+		"APPSTRATE_SINK_FINALIZE_URL": "http://localhost:3000/api/runs/run_1/events/finalize",
+		"RUN_TOKEN":                   "run_1.abcd",
+		"PLATFORM_API_URL":            "http://localhost:3000",
+		"PI_BASE_URL":                 "https://api.anthropic.com",
+		"PI_API_KEY":                  "sk-ant-api03-SECRETSECRETSECRET",
+		"PI_PLACEHOLDER":              "sk-ant-api03-placeholder",
+		"MODEL_API":                   "anthropic-messages",
+		"PROXY_URL":                   "",
+		"MODEL_CONTEXT_WINDOW":        "200000",
+		"MODEL_MAX_TOKENS":            "64000",
 	}
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("env\n got %v\nwant %v", env, want)

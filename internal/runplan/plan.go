@@ -187,7 +187,8 @@ func (p *Planner) Plan(ctx context.Context, run Run, sink Sink, platformURL stri
 	if err != nil {
 		return nil, err
 	}
-	sidecar, err := SidecarEnv(SidecarEnvInput{RunToken: run.Token, PlatformAPIURL: platformURL, Model: model})
+	sidecar, err := SidecarEnv(SidecarEnvInput{RunID: run.ID, RunToken: run.Token, PlatformAPIURL: platformURL, Model: model,
+		Sink: sink})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,7 +17,9 @@ import (
 	"github.com/appstrate/appstrate-go/internal/llm"
 	"github.com/appstrate/appstrate-go/internal/models"
 	"github.com/appstrate/appstrate-go/internal/packages"
+	"github.com/appstrate/appstrate-go/internal/runner"
 	"github.com/appstrate/appstrate-go/internal/runplan"
+	"github.com/appstrate/appstrate-go/internal/sidecar"
 	"github.com/appstrate/appstrate-go/internal/types/isotime"
 	"github.com/appstrate/appstrate-go/internal/uploads"
 )
@@ -113,6 +116,10 @@ func setup(t *testing.T, e *apptest.Env) *world {
 	w.planner = &runplan.Planner{DB: e.DB, Registry: reg, Models: e.App.Models, Resolver: e.App.Resolver, Uploads: e.App.Uploads,
 		Logger: e.App.Logger}
 	return w
+}
+
+func lookupIn(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
 // insertRun inserts a pending run of agent by user (or by nobody: "") with the given input and model.
@@ -266,13 +273,35 @@ func TestPlan(t *testing.T) {
 			}
 		}
 		sc := spec.SidecarEnv
-		for k, want := range map[string]string{"RUN_TOKEN": id + ".token", "PLATFORM_API_URL": platform,
+		if _, ok := sc["APPSTRATE_SINK_SECRET"]; ok {
+			t.Error("the sidecar got the sink secret")
+		}
+		for k, want := range map[string]string{"RUN_ID": id, "APPSTRATE_SINK_URL": sink.URL, "APPSTRATE_SINK_FINALIZE_URL": sink.FinalizeURL,
+			"RUN_TOKEN": id + ".token", "PLATFORM_API_URL": platform,
 			"PI_BASE_URL": "https://api.anthropic.com", "PI_API_KEY": modelKey, "PI_PLACEHOLDER": "sk-ant-api03-placeholder",
 			"MODEL_API": "anthropic-messages", "PROXY_URL": "", "MODEL_CONTEXT_WINDOW": "200000", "MODEL_MAX_TOKENS": "64000"} {
 			if v, ok := sc[k]; !ok || v != want {
 				t.Errorf("sidecar %s = %q, want %q", k, v, want)
 			}
 		}
+		// Both environments satisfy the contracts of the processes that read them (plus what the executor adds).
+		runnerEnv := map[string]string{"WORKSPACE_DIR": t.TempDir(), "SIDECAR_URL": "http://sidecar", "MODEL_BASE_URL": "http://sidecar/llm"}
+		maps.Copy(runnerEnv, env)
+		cfg, promptFile, err := runner.ParseEnv(lookupIn(runnerEnv), "/")
+		must(t, err)
+		if cfg.RunID != id || !strings.HasSuffix(promptFile, "/.appstrate/prompt.md") || len(cfg.AgentTools) != 2 ||
+			len(cfg.ConnectedProviders) != 1 || cfg.Model.Cost.OutputPerMTok != 15 || len(cfg.OutputSchema) == 0 {
+			t.Fatalf("runner config %+v", cfg)
+		}
+		sidecarEnv := map[string]string{"SIDECAR_LISTEN": "127.0.0.1:0"}
+		maps.Copy(sidecarEnv, sc)
+		scfg, err := sidecar.LoadConfig(lookupIn(sidecarEnv))
+		must(t, err)
+		if scfg.RunID != id || scfg.LLMAPIKey != modelKey || scfg.LLMPlaceholder != env["MODEL_API_KEY"] || scfg.SinkURL == nil ||
+			scfg.ProxyURL != nil || scfg.ModelAPI != "anthropic-messages" {
+			t.Fatalf("sidecar config %+v", scfg)
+		}
+
 		for name, data := range files {
 			if bytes.Contains(data, []byte(modelKey)) || bytes.Contains(data, []byte(apiKeyConn)) {
 				t.Errorf("%s holds a secret", name)
