@@ -42,6 +42,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/profiles"
 	provroutes "github.com/appstrate/appstrate-go/internal/routes/providers"
 	runroutes "github.com/appstrate/appstrate-go/internal/routes/runs"
+	"github.com/appstrate/appstrate-go/internal/routes/runside"
 	uploadroutes "github.com/appstrate/appstrate-go/internal/routes/uploads"
 	whroutes "github.com/appstrate/appstrate-go/internal/routes/webhooks"
 	"github.com/appstrate/appstrate-go/internal/runs"
@@ -218,6 +219,9 @@ func (a *App) buildServices() {
 		Stall: a.Config.RunStallThreshold, Watchdog: a.Config.RunWatchdogInterval, Logger: a.Logger}
 	// User base URLs never reach internal addresses (netguard zero policy); system keys are the operator's.
 	a.Models = &models.Service{DB: a.DB, Keyring: a.Keys, System: a.Config.SystemProviderKeys, Logger: a.Logger}
+	// The run sink and the /internal routes: sink secrets, credentials for sidecars, pricing of metered usage.
+	a.Runs.Keys, a.Runs.Sink = a.Keys, runs.SinkOptionsFrom(a.Config)
+	a.Runs.Connections, a.Runs.Models = a.Connections, a.Models
 }
 
 // buildProviderServices constructs the provider, connection and credential proxy services.
@@ -263,6 +267,7 @@ func (a *App) registerRoutes() {
 	uploadroutes.Register(a.HTTP.API(), a.Uploads, a.Limiter)
 	runroutes.Register(a.HTTP.API(), runroutes.Deps{Runs: a.Runs, Limiter: a.Limiter, Idempotency: a.Idempotency,
 		AppURL: a.Config.AppURL, Logger: a.Logger})
+	runside.Register(a.HTTP.API(), runside.Deps{Runs: a.Runs, Limiter: a.Limiter}) // /internal/*, run token
 	modelroutes.Register(a.HTTP.API(), modelroutes.Deps{Models: a.Models, Limiter: a.Limiter})
 }
 

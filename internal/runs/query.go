@@ -14,43 +14,53 @@ import (
 // Run is the wire shape of a run (API.md §5 item 10, the columns that exist so far). The sink secret is
 // never part of it.
 type Run struct {
-	ID                string          `json:"id"`
-	PackageID         *string         `json:"packageId"`
-	UserID            *string         `json:"userId"`
-	EndUserID         *string         `json:"endUserId"`
-	APIKeyID          *string         `json:"apiKeyId"`
-	ApplicationID     string          `json:"applicationId"`
-	OrgID             string          `json:"orgId"`
-	Status            string          `json:"status" enum:"pending,running,success,failed,timeout,cancelled"`
-	Input             json.RawMessage `json:"input"`
-	Result            json.RawMessage `json:"result" doc:"{output} or null"`
-	Checkpoint        json.RawMessage `json:"checkpoint"`
-	Error             *string         `json:"error"`
-	TokenUsage        json.RawMessage `json:"tokenUsage"`
-	StartedAt         isotime.Time    `json:"startedAt"`
-	CompletedAt       isotime.Time    `json:"completedAt"`
-	Duration          *int64          `json:"duration" doc:"Milliseconds"`
-	VersionLabel      *string         `json:"versionLabel"`
-	VersionDirty      bool            `json:"versionDirty"`
-	NotifiedAt        isotime.Time    `json:"notifiedAt"`
-	ReadAt            isotime.Time    `json:"readAt"`
-	RunNumber         *int64          `json:"runNumber"`
-	Metadata          json.RawMessage `json:"metadata"`
-	AgentScope        *string         `json:"agentScope"`
-	AgentName         *string         `json:"agentName"`
-	Config            json.RawMessage `json:"config"`
-	ConfigOverride    json.RawMessage `json:"configOverride"`
-	RunOrigin         string          `json:"runOrigin" enum:"platform,remote"`
-	SinkExpiresAt     isotime.Time    `json:"sinkExpiresAt"`
-	SinkClosedAt      isotime.Time    `json:"sinkClosedAt"`
-	LastEventSequence int64           `json:"lastEventSequence"`
-	LastHeartbeatAt   isotime.Time    `json:"lastHeartbeatAt"`
-	ScheduleID        *string         `json:"scheduleId" doc:"The schedule that fired the run"`
-	ProfileID         *string         `json:"connectionProfileId" doc:"The connection profile the run named (a schedule's)"`
-	ScheduleName      *string         `json:"scheduleName"`
-	UserName          *string         `json:"userName"`
-	EndUserName       *string         `json:"endUserName"`
-	APIKeyName        *string         `json:"apiKeyName"`
+	ID                 string          `json:"id"`
+	PackageID          *string         `json:"packageId"`
+	UserID             *string         `json:"userId"`
+	EndUserID          *string         `json:"endUserId"`
+	APIKeyID           *string         `json:"apiKeyId"`
+	ApplicationID      string          `json:"applicationId"`
+	OrgID              string          `json:"orgId"`
+	Status             string          `json:"status" enum:"pending,running,success,failed,timeout,cancelled"`
+	Input              json.RawMessage `json:"input"`
+	Result             json.RawMessage `json:"result" doc:"{output} or null"`
+	Checkpoint         json.RawMessage `json:"checkpoint"`
+	Error              *string         `json:"error"`
+	TokenUsage         json.RawMessage `json:"tokenUsage"`
+	StartedAt          isotime.Time    `json:"startedAt"`
+	CompletedAt        isotime.Time    `json:"completedAt"`
+	Duration           *int64          `json:"duration" doc:"Milliseconds"`
+	VersionLabel       *string         `json:"versionLabel"`
+	VersionDirty       bool            `json:"versionDirty"`
+	NotifiedAt         isotime.Time    `json:"notifiedAt"`
+	ReadAt             isotime.Time    `json:"readAt"`
+	RunNumber          *int64          `json:"runNumber"`
+	Metadata           json.RawMessage `json:"metadata"`
+	AgentScope         *string         `json:"agentScope"`
+	AgentName          *string         `json:"agentName"`
+	Config             json.RawMessage `json:"config"`
+	ConfigOverride     json.RawMessage `json:"configOverride"`
+	RunOrigin          string          `json:"runOrigin" enum:"platform,remote"`
+	SinkExpiresAt      isotime.Time    `json:"sinkExpiresAt"`
+	SinkClosedAt       isotime.Time    `json:"sinkClosedAt"`
+	LastEventSequence  int64           `json:"lastEventSequence"`
+	LastHeartbeatAt    isotime.Time    `json:"lastHeartbeatAt"`
+	Cost               *float64        `json:"cost" doc:"USD; null when nothing was metered"`
+	ModelLabel         *string         `json:"modelLabel"`
+	ModelSource        *string         `json:"modelSource" enum:"system,org"`
+	ModelCredentialID  *string         `json:"modelCredentialId"`
+	ProxyLabel         *string         `json:"proxyLabel"`
+	ProviderProfileIDs json.RawMessage `json:"providerProfileIds" doc:"{providerId: connectionProfileId}"`
+	ProviderStatuses   json.RawMessage `json:"providerStatuses"`
+	ContextSnapshot    json.RawMessage `json:"contextSnapshot" doc:"Remote runs: what the runner reported about itself"`
+	RunnerName         *string         `json:"runnerName"`
+	RunnerKind         *string         `json:"runnerKind"`
+	ScheduleID         *string         `json:"scheduleId" doc:"The schedule that fired the run"`
+	ProfileID          *string         `json:"connectionProfileId" doc:"The connection profile the run named (a schedule's)"`
+	ScheduleName       *string         `json:"scheduleName"`
+	UserName           *string         `json:"userName"`
+	EndUserName        *string         `json:"endUserName"`
+	APIKeyName         *string         `json:"apiKeyName"`
 
 	jobID sql.NullInt64
 }
@@ -59,7 +69,9 @@ const runSelect = `SELECT r.id, r.package_id, r.user_id, r.end_user_id, r.api_ke
 	r.status, r.input, r.result, r.checkpoint, r.error, r.token_usage, r.started_at, r.completed_at, r.duration,
 	r.version_label, r.version_dirty, r.notified_at, r.read_at, r.run_number, r.metadata, r.agent_scope,
 	r.agent_name, r.config, r.config_override, r.run_origin, r.sink_expires_at, r.sink_closed_at,
-	r.last_event_sequence, r.last_heartbeat_at, r.schedule_id, r.connection_profile_id, sc.name,
+	r.last_event_sequence, r.last_heartbeat_at, r.cost, r.model_label, r.model_source, r.model_credential_id,
+	r.proxy_label, r.provider_profile_ids, r.provider_statuses, r.context_snapshot, r.runner_name, r.runner_kind,
+	r.schedule_id, r.connection_profile_id, sc.name,
 	u.name, eu.name, k.name, r.job_id
 	FROM runs r LEFT JOIN users u ON u.id = r.user_id LEFT JOIN end_users eu ON eu.id = r.end_user_id
 	LEFT JOIN api_keys k ON k.id = r.api_key_id
@@ -67,16 +79,19 @@ const runSelect = `SELECT r.id, r.package_id, r.user_id, r.end_user_id, r.api_ke
 
 func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
-	var input, result, checkpoint, usage, metadata, cfg, override []byte
+	var input, result, checkpoint, usage, metadata, cfg, override, profiles, statuses, snapshot []byte
 	err := row.Scan(&r.ID, &r.PackageID, &r.UserID, &r.EndUserID, &r.APIKeyID, &r.ApplicationID, &r.OrgID,
 		&r.Status, &input, &result, &checkpoint, &r.Error, &usage, &r.StartedAt, &r.CompletedAt, &r.Duration,
 		&r.VersionLabel, &r.VersionDirty, &r.NotifiedAt, &r.ReadAt, &r.RunNumber, &metadata, &r.AgentScope,
 		&r.AgentName, &cfg, &override, &r.RunOrigin, &r.SinkExpiresAt, &r.SinkClosedAt,
-		&r.LastEventSequence, &r.LastHeartbeatAt, &r.ScheduleID, &r.ProfileID, &r.ScheduleName,
+		&r.LastEventSequence, &r.LastHeartbeatAt, &r.Cost, &r.ModelLabel, &r.ModelSource, &r.ModelCredentialID,
+		&r.ProxyLabel, &profiles, &statuses, &snapshot, &r.RunnerName, &r.RunnerKind,
+		&r.ScheduleID, &r.ProfileID, &r.ScheduleName,
 		&r.UserName, &r.EndUserName, &r.APIKeyName, &r.jobID)
 	if err != nil {
 		return nil, err
 	}
+	r.ProviderProfileIDs, r.ProviderStatuses, r.ContextSnapshot = rawJSON(profiles), rawJSON(statuses), rawJSON(snapshot)
 	r.Input, r.Result, r.Checkpoint, r.TokenUsage = rawJSON(input), rawJSON(result), rawJSON(checkpoint), rawJSON(usage)
 	r.Metadata, r.Config, r.ConfigOverride = rawJSON(metadata), rawJSON(cfg), rawJSON(override)
 	return &r, nil

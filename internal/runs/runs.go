@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -18,9 +19,11 @@ import (
 	"github.com/appstrate/appstrate-go/internal/ids"
 	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/jsonschema"
+	"github.com/appstrate/appstrate-go/internal/models"
 	"github.com/appstrate/appstrate-go/internal/packages"
 	"github.com/appstrate/appstrate-go/internal/providers"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
+	"github.com/appstrate/appstrate-go/internal/secrets"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/types/isotime"
 	"github.com/appstrate/appstrate-go/internal/webhooks"
@@ -34,6 +37,12 @@ const (
 	StatusFailed    = "failed"
 	StatusTimeout   = "timeout"
 	StatusCancelled = "cancelled"
+)
+
+// Run origins.
+const (
+	OriginPlatform = "platform" // executed by the platform's worker
+	OriginRemote   = "remote"   // executed by a remote runner (the CLI) that reports through the sink
 )
 
 // Error messages of the platform-side finalizations.
@@ -90,6 +99,14 @@ type Service struct {
 	Executor executor.Executor
 	// TokenSecret is RUN_TOKEN_SECRET.
 	TokenSecret string
+	// Keys seals the sink secrets (runs.sink_secret_encrypted).
+	Keys *secrets.Keyring
+	// Sink holds the sink settings (TTLs, signature tolerance, replay window, URLs).
+	Sink SinkOptions
+	// Connections serves /internal/credentials; nil answers 404 for every provider.
+	Connections *providers.Connections
+	// Models prices the LLM usage the sidecar meters; nil prices it 0.
+	Models *models.Service
 	// Heartbeat, Stall and Watchdog are RUN_HEARTBEAT_INTERVAL_SECONDS, RUN_STALL_THRESHOLD_SECONDS and
 	// RUN_WATCHDOG_INTERVAL_SECONDS.
 	Heartbeat, Stall, Watchdog time.Duration
@@ -210,14 +227,19 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 	if c.EndUserID != "" {
 		actor = providers.Actor{EndUserID: c.EndUserID}
 	}
+	var profiles, statuses any
 	if s.Resolver != nil {
-		rd, err := s.Resolver.Readiness(ctx, s.DB, providers.RunContext{OrgID: c.OrgID, AppID: c.AppID, Actor: actor, AgentID: pkg.ID,
+		resolved, missing, err := s.Resolver.Resolve(ctx, s.DB, providers.RunContext{OrgID: c.OrgID, AppID: c.AppID,
+			Actor: actor, AgentID: pkg.ID, Requirements: providers.RequirementsOf(manifest),
 			ExplicitProfileID: p.ConnectionProfileID})
 		if err != nil {
 			return "", fmt.Errorf("provider readiness of %s: %w", pkg.ID, err)
 		}
-		if len(rd.Missing) > 0 {
-			return "", &NotReadyError{Code: rd.Missing[0].Reason.Code(), Message: rd.Missing[0].Message}
+		if len(missing) > 0 {
+			return "", &NotReadyError{Code: missing[0].Reason.Code(), Message: missing[0].Message}
+		}
+		if profiles, statuses, err = providerSnapshot(resolved); err != nil {
+			return "", err
 		}
 	}
 
@@ -258,11 +280,12 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, package_id, user_id, end_user_id, api_key_id, application_id,
 			org_id, status, input, config, config_override, agent_scope, agent_name, version_label, model_id, proxy_id,
-			run_number, run_origin, timeout_seconds, started_at, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'platform', ?, ?, ?)`,
+			run_number, run_origin, timeout_seconds, output_schema, provider_profile_ids, provider_statuses, started_at,
+			created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'platform', ?, ?, ?, ?, ?, ?)`,
 			runID, pkg.ID, nullStr(userOf(c)), nullStr(c.EndUserID), nullStr(c.APIKeyID), c.AppID, c.OrgID,
 			string(input), string(cfg), override, pkg.Scope(), pkg.Name(), nullStr(versionLabel), modelID, proxyID,
-			n+1, timeout, now, now)
+			n+1, timeout, nullJSON(m.Output.Schema), profiles, statuses, now, now)
 		if err != nil {
 			return fmt.Errorf("insert run: %w", err)
 		}
@@ -323,7 +346,40 @@ type agentManifest struct {
 	Config struct {
 		Schema json.RawMessage `json:"schema"`
 	} `json:"config"`
+	Output struct {
+		Schema json.RawMessage `json:"schema"`
+	} `json:"output"`
 	Timeout int `json:"timeout"`
+}
+
+// providerSnapshot encodes the providers a run resolved: runs.provider_profile_ids ({providerId: profileId},
+// what /internal/credentials uses) and runs.provider_statuses.
+func providerSnapshot(resolved map[string]providers.Resolved) (profiles, statuses any, err error) {
+	if len(resolved) == 0 {
+		return nil, nil, nil
+	}
+	ids := make(map[string]string, len(resolved))
+	type status struct {
+		ID        string `json:"id"`
+		Status    string `json:"status"`
+		Source    string `json:"source"`
+		ProfileID string `json:"profileId"`
+	}
+	list := make([]status, 0, len(resolved))
+	for id, r := range resolved {
+		ids[id] = r.ProfileID
+		list = append(list, status{ID: id, Status: "connected", Source: r.Source.Wire(), ProfileID: r.ProfileID})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	rawIDs, err := json.Marshal(ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode provider profiles: %w", err)
+	}
+	rawList, err := json.Marshal(list)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode provider statuses: %w", err)
+	}
+	return string(rawIDs), string(rawList), nil
 }
 
 func manifestString(manifest []byte, key string) string {

@@ -16,7 +16,6 @@ import (
 	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/types/isotime"
-	"github.com/appstrate/appstrate-go/internal/webhooks"
 )
 
 // errCancelled is the cause of a run context cancelled by POST /api/runs/{id}/cancel in this process.
@@ -95,8 +94,12 @@ func (s *Service) execute(ctx context.Context, args RunArgs) error {
 	if s.Executor == nil {
 		return s.finalizeLogged(bg, id, outcome{status: StatusFailed, err: "No executor is configured"})
 	}
+	sk, err := s.OpenSink(bg, id, "")
+	if err != nil {
+		return s.finalizeLogged(bg, id, outcome{status: StatusFailed, err: "Run sink not opened: " + err.Error()})
+	}
 	h, err := s.Executor.Start(runCtx, executor.Spec{RunID: id, RunToken: Token(s.TokenSecret, id), Timeout: timeout,
-		Env: map[string]string{}, Files: map[string][]byte{}})
+		Env: sk.Env(), Files: map[string][]byte{}})
 	if err != nil {
 		return s.finalizeLogged(bg, id, outcome{status: StatusFailed, err: err.Error()})
 	}
@@ -181,92 +184,6 @@ func (s *Service) claim(ctx context.Context, id string) (bool, error) {
 	return claimed, err
 }
 
-// finalize ends a pending or running run with o, exactly once: the conditional UPDATE makes every later
-// finalize a no-op (false). The winner writes the completion log rows and publishes the webhook event.
-func (s *Service) finalize(ctx context.Context, id string, o outcome) (bool, error) {
-	won := false
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		var started isotime.Time
-		var orgID string
-		err := tx.QueryRowContext(ctx, `SELECT started_at, org_id FROM runs WHERE id = ?`, id).Scan(&started, &orgID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("load run %s: %w", id, err)
-		}
-		now := isotime.Now()
-		var result any
-		if len(o.output) > 0 && string(o.output) != "null" {
-			raw, err := json.Marshal(map[string]json.RawMessage{"output": o.output})
-			if err != nil {
-				return fmt.Errorf("encode result: %w", err)
-			}
-			result = string(raw)
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, result = ?, completed_at = ?, duration = ?
-			WHERE id = ? AND status IN ('pending', 'running')`,
-			o.status, nullStr(o.err), result, now, max(now.Sub(started.Time).Milliseconds(), 0), id)
-		if err != nil {
-			return fmt.Errorf("finalize run %s: %w", id, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		won = true
-		if result != nil && o.status == StatusSuccess {
-			if err := insertLog(ctx, tx, id, orgID, "result", "info", "result", "", result); err != nil {
-				return err
-			}
-		}
-		level := "info"
-		if o.status != StatusSuccess {
-			level = "error"
-		}
-		data := map[string]any{"runId": id, "status": o.status}
-		if o.err != "" {
-			data["error"] = o.err
-		}
-		raw, _ := json.Marshal(data)
-		if err := insertLog(ctx, tx, id, orgID, "system", level, "run_completed", "Run "+o.status, string(raw)); err != nil {
-			return err
-		}
-		return s.publish(ctx, tx, id, "run."+o.status)
-	})
-	return won, err
-}
-
-func insertLog(ctx context.Context, q store.Querier, runID, orgID, typ, level, event, message string, data any) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO run_logs (run_id, org_id, type, level, event, message, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, runID, orgID, typ, level, event, nullStr(message), data, isotime.Now())
-	if err != nil {
-		return fmt.Errorf("insert run log: %w", err)
-	}
-	return nil
-}
-
-// publish emits a run webhook event (API.md §3.7) in tx.
-func (s *Service) publish(ctx context.Context, tx *store.Tx, id, typ string) error {
-	if s.Webhooks == nil {
-		return nil
-	}
-	r, err := getRun(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	obj := map[string]any{"object": "run", "id": r.ID, "packageId": r.PackageID, "status": r.Status,
-		"duration": r.Duration, "result": r.Result, "error": r.Error, "input": r.Input}
-	pkg := ""
-	if r.PackageID != nil {
-		pkg = *r.PackageID
-	}
-	if _, err := s.Webhooks.Publish(ctx, tx, webhooks.Event{OrgID: r.OrgID, AppID: r.ApplicationID, PackageID: pkg,
-		Type: typ, Object: obj}); err != nil {
-		return fmt.Errorf("publish %s: %w", typ, err)
-	}
-	return nil
-}
-
 // Cancel finalizes a pending or running run `cancelled` and stops its execution; ErrNotCancellable when it is
 // already terminal.
 func (s *Service) Cancel(ctx context.Context, c Caller, id string) error {
@@ -299,20 +216,23 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		stall = time.Minute
 	}
 	cutoff := isotime.From(time.Now().Add(-stall))
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, status, job_id FROM runs WHERE
-		(status = 'running' AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?))
-		OR (status = 'pending' AND created_at < ?) ORDER BY id LIMIT 200`, cutoff, cutoff)
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, status, job_id, run_origin FROM runs WHERE
+		(run_origin = 'platform' AND ((status = 'running' AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?))
+			OR (status = 'pending' AND created_at < ?)))
+		OR (run_origin = 'remote' AND status IN ('pending', 'running') AND sink_closed_at IS NULL
+			AND (last_heartbeat_at IS NULL OR last_heartbeat_at < ?))
+		ORDER BY id LIMIT 200`, cutoff, cutoff, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("list stalled runs: %w", err)
 	}
 	type cand struct {
-		id, status string
-		job        sql.NullInt64
+		id, status, origin string
+		job                sql.NullInt64
 	}
 	var cands []cand
 	for rows.Next() {
 		var c cand
-		if err := rows.Scan(&c.id, &c.status, &c.job); err != nil {
+		if err := rows.Scan(&c.id, &c.status, &c.job, &c.origin); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("scan stalled run: %w", err)
 		}
@@ -332,7 +252,11 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 				continue // still queued: it will run
 			}
 		}
-		won, err := s.finalize(ctx, c.id, outcome{status: StatusFailed, err: ErrorRestarted})
+		msg := ErrorRestarted
+		if c.origin == OriginRemote {
+			msg = stalledMessage(stall)
+		}
+		won, err := s.finalize(ctx, c.id, outcome{status: StatusFailed, err: msg})
 		if err != nil {
 			return n, err
 		}
@@ -341,7 +265,25 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			s.log().Warn("runs: stalled run failed", "run", c.id)
 		}
 	}
+	s.sweepSinkLeftovers(ctx)
 	return n, nil
+}
+
+// stalledMessage is the error of a remote run whose runner stopped reporting (RUNTIME.md §1.7).
+func stalledMessage(stall time.Duration) string {
+	return "Runner stopped reporting — no heartbeat for " + strconv.Itoa(int(stall/time.Second)) +
+		"s. The runner process may have crashed or lost network connectivity."
+}
+
+// sweepSinkLeftovers drops expired replay receipts and the buffered events of closed sinks.
+func (s *Service) sweepSinkLeftovers(ctx context.Context) {
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM run_event_receipts WHERE expires_at < ?`, isotime.Now()); err != nil {
+		s.log().Warn("runs: expired sink receipts not swept", "error", err)
+	}
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM run_event_buffer WHERE run_id IN
+		(SELECT id FROM runs WHERE sink_closed_at IS NOT NULL)`); err != nil {
+		s.log().Warn("runs: buffered events of closed sinks not swept", "error", err)
+	}
 }
 
 func finalState(st rivertype.JobState) bool {

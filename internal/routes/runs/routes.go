@@ -69,6 +69,8 @@ func Register(api huma.API, d Deps) {
 		Summary: "Delete a terminal run", Tags: tags, DefaultStatus: http.StatusNoContent, Errors: append(errs, http.StatusConflict),
 		Middlewares: huma.Middlewares{httpapi.Require("runs:delete")},
 	}, h.delete)
+	registerRemote(api, h)
+	registerSink(api, h)
 }
 
 func callerOf(ctx context.Context) runs.Caller {
@@ -224,6 +226,7 @@ func problem(err error) error {
 	var ve *runs.ValidationError
 	var nr *runs.NotReadyError
 	var le *runs.LimitError
+	var re *runs.RequestError
 	switch {
 	case errors.As(err, &ve):
 		fields := make([]httpapi.FieldError, 0, len(ve.Fields))
@@ -249,6 +252,12 @@ func problem(err error) error {
 		return httpapi.Conflict("not_cancellable", "Run is not pending or running")
 	case errors.Is(err, runs.ErrInProgress):
 		return httpapi.Conflict("run_in_progress", "Run is still in progress")
+	case errors.Is(err, runs.ErrIntegrityMismatch):
+		return httpapi.Conflict("integrity_mismatch", "The integrity does not match the resolved version")
+	case errors.As(err, &re):
+		return httpapi.BadRequest("invalid_request", re.Error()).WithParam(re.Field)
+	case errors.Is(err, runs.ErrSinkNotFound), errors.Is(err, runs.ErrSinkClosed), errors.Is(err, runs.ErrSinkExpired):
+		return sinkProblem(err)
 	}
 	return err
 }

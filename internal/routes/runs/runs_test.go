@@ -112,12 +112,21 @@ func (w world) waitStatus(t *testing.T, id string, want ...string) runs.Run {
 
 func TestRunSuccessAndReads(t *testing.T) {
 	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
-		w := setup(t, e, executortest.NewFake(executor.Result{Output: json.RawMessage(`{"answer":42}`)}))
+		fake := executortest.NewFake(executor.Result{})
+		fake.Block = true
+		w := setup(t, e, fake)
 		id := w.start(t, map[string]any{"input": map[string]any{"topic": "x"}})
 		spec := <-w.fake.Started()
 		if got, ok := runs.VerifyToken(e.Config.RunTokenSecret, spec.RunToken); !ok || got != id || spec.Timeout != 30*time.Second {
 			t.Fatalf("spec: %+v", spec)
 		}
+		// The runner reports through the sink: usage, then its finalize; then the execution exits.
+		c := newSinkClient(t, e, id, spec.Env["APPSTRATE_SINK_URL"], spec.Env["APPSTRATE_SINK_FINALIZE_URL"], spec.Env["APPSTRATE_SINK_SECRET"])
+		c.outcome(1, "appstrate.metric", map[string]any{"usage": usage}, "persisted")
+		if res := c.finalizeWith(map[string]any{"output": map[string]any{"answer": 42}}); res.Status != 200 {
+			t.Fatalf("finalize: %d %s", res.Status, res.Body)
+		}
+		fake.Release(id, executor.Result{})
 		r := w.waitStatus(t, id, "success")
 		var result struct{ Output struct{ Answer int } }
 		if err := json.Unmarshal(r.Result, &result); err != nil || result.Output.Answer != 42 {
@@ -264,8 +273,9 @@ func TestRunCancelAndTimeout(t *testing.T) {
 		go func() { defer wg.Done(); fake.Release(id, executor.Result{Output: json.RawMessage(`1`)}) }()
 		res := e.Do(apptest.Request{Method: "POST", Path: "/api/runs/" + id + "/cancel", Headers: w.h})
 		wg.Wait()
-		r := w.waitStatus(t, id, "cancelled", "success")
-		if res.Status == 200 && r.Status != "cancelled" || res.Status == 409 && r.Status != "success" {
+		// The exit synthesis of a run that never reported usage ends failed (zero tokens).
+		r := w.waitStatus(t, id, "cancelled", "failed")
+		if res.Status == 200 && r.Status != "cancelled" || res.Status == 409 && (r.Status != "failed" || *r.Error != runs.ErrorNoLLM) {
 			t.Fatalf("cancel %d but run %s", res.Status, r.Status)
 		}
 		var n int
