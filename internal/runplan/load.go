@@ -46,7 +46,9 @@ func (p *Planner) loadAgent(ctx context.Context, orgID, id, version string) (*lo
 	if err != nil {
 		return nil, err
 	}
-	if pkg.Type != packages.TypeAgent || !pkg.VisibleToOrg(orgID) {
+	// An inline run's agent is an ephemeral package of the organization, hidden from listings only.
+	visible := pkg.VisibleToOrg(orgID) || pkg.Ephemeral && pkg.OrgID == orgID
+	if pkg.Type != packages.TypeAgent || !visible {
 		return nil, ErrAgentNotFound
 	}
 	if sp := p.systemPackage(id, version); sp != nil {

@@ -408,6 +408,10 @@ func TestPlanErrors(t *testing.T) {
 		foreignProfile := w.insertRun(t, "@acme/writer", w.user, `{"topic":"x"}`, "")
 		exec(t, e, `UPDATE runs SET connection_profile_id = ? WHERE id = ?`, bobProfile, foreignProfile)
 
+		foreignAgent := ids.New(ids.Run)
+		exec(t, e, `INSERT INTO runs (id, package_id, user_id, application_id, org_id, status, input, config, timeout_seconds, started_at, created_at)
+			VALUES (?, '@acme/writer', ?, ?, ?, 'running', '{}', '{}', 60, ?, ?)`, foreignAgent, owner2, app2, org2, now, now)
+
 		deleted := w.insertRun(t, "@acme/writer", w.user, `{}`, "")
 		exec(t, e, `UPDATE runs SET package_id = NULL WHERE id = ?`, deleted)
 
@@ -421,6 +425,7 @@ func TestPlanErrors(t *testing.T) {
 			{"no model", runplan.Run{ID: noModel}, sink, runplan.ErrModelNotConfigured, "No LLM model configured for this organization"},
 			{"unknown run", runplan.Run{ID: "run_nope"}, sink, runplan.ErrRunNotFound, "Run not found"},
 			{"deleted agent", runplan.Run{ID: deleted}, sink, runplan.ErrAgentNotFound, "Agent not found"},
+			{"another organization's agent", runplan.Run{ID: foreignAgent}, sink, runplan.ErrAgentNotFound, "Agent not found"},
 			{"unknown version", runplan.Run{ID: w.insertRun(t, "@acme/writer", w.user, `{}`, ""), Version: "9.9.9"}, sink,
 				runplan.ErrAgentNotFound, "Version 9.9.9 of agent @acme/writer not found"},
 			{"missing skill", runplan.Run{ID: w.insertRun(t, "@acme/broken", w.user, `{}`, "")}, sink, runplan.ErrMissingSkill,
@@ -449,9 +454,20 @@ func TestPlanErrors(t *testing.T) {
 			t.Fatalf("missing sink: %v", err)
 		}
 
+		// An inline run's agent is an ephemeral package of the organization (hidden elsewhere).
+		now = isotime.Now()
+		exec(t, e, `INSERT INTO packages (id, org_id, type, source, draft_manifest, draft_content, ephemeral, created_at, updated_at)
+			VALUES ('@inline/r-1', ?, 'agent', 'local', ?, 'Inline {{input.q}}', ?, ?, ?)`, w.org,
+			`{"name":"@inline/r-1","version":"0.0.0","type":"agent","schemaVersion":"1.1","displayName":"Inline"}`, true, now, now)
+		plan, err := w.planner.Plan(ctx, runplan.Run{ID: w.insertRun(t, "@inline/r-1", w.user, `{"q":"go"}`, "")}, sink, platform)
+		must(t, err)
+		if !strings.HasSuffix(plan.Prompt, "---\n\nInline go") {
+			t.Fatalf("inline prompt: %q", plan.Prompt[len(plan.Prompt)-40:])
+		}
+
 		// A run naming a model that is gone falls back to the default.
 		gone := w.insertRun(t, "@acme/writer", w.user, `{"topic":"x"}`, "mdl_gone")
-		plan, err := w.planner.Plan(ctx, runplan.Run{ID: gone}, sink, platform)
+		plan, err = w.planner.Plan(ctx, runplan.Run{ID: gone}, sink, platform)
 		must(t, err)
 		if plan.Model.ID != w.modelID {
 			t.Fatalf("model %s", plan.Model.ID)
