@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/appstrate/appstrate-go/internal/auth"
@@ -88,7 +90,8 @@ type App struct {
 	Connections *providers.Connections     // connections: OAuth 2 / OAuth 1.0a flows, API keys, credentials, refresh
 	CredProxy   *providers.CredentialProxy // ALL /api/credential-proxy/proxy
 
-	stopSweeper func() // stops the hourly sweep of expired idempotency keys (set by New)
+	systemAgents atomic.Bool // the embedded catalog had agents at the boot sync (the agents health check)
+	stopSweeper  func()      // stops the hourly sweep of expired idempotency keys (set by New)
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -131,17 +134,26 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 // (PACKAGES.md §3.2; skipped when unchanged since the last boot). Failures are logged, never fatal: the
 // platform serves without the packages that could not be synced.
 func (a *App) SyncSystemPackages(ctx context.Context) {
-	res, err := packages.SyncSystem(ctx, a.DB, a.Blobs, packages.System(), a.Logger)
+	res, err := a.syncSystemPackages(ctx)
+	// The catalog (every file parsed, and on a first boot every archive packed) is garbage now, and so are the
+	// compressors the packing pooled: one collection moves a sync.Pool's content aside, the next frees it. Hand
+	// it all back to the OS so that an idle Tier 0 server stays small.
+	runtime.GC()
+	debug.FreeOSMemory()
 	if err != nil {
 		a.Logger.Error("startup: system packages not fully synced", "error", err)
 		return
 	}
-	// Packing the embedded archives on a first boot leaves garbage behind; hand it back to the OS now so
-	// an idle Tier 0 server stays small.
-	debug.FreeOSMemory()
 	a.Logger.Debug("startup: system packages synced", "skipped", res.Skipped, "versionsInserted", res.VersionsInserted,
 		"versionsReplaced", res.VersionsReplaced, "draftsUpdated", res.DraftsUpdated, "blobsWritten", res.BlobsWritten,
 		"duration", res.Duration.String())
+}
+
+// syncSystemPackages syncs a catalog of its own, which nothing holds once it returns.
+func (a *App) syncSystemPackages(ctx context.Context) (*packages.SystemSyncResult, error) {
+	cat := packages.LoadSystem()
+	a.systemAgents.Store(len(cat.List(packages.TypeAgent)) > 0)
+	return packages.SyncSystem(ctx, a.DB, a.Blobs, cat, a.Logger)
 }
 
 // Assemble builds the services and routes over an already open database (tests pass their own).
@@ -235,7 +247,7 @@ func (a *App) buildProviderServices() {
 func (a *App) registerRoutes() {
 	a.HTTP.RegisterHealth(httpapi.HealthChecks{
 		Database:     a.DB.Ping,
-		AgentsLoaded: func(context.Context) bool { return len(packages.System().List(packages.TypeAgent)) > 0 }, // none ship yet
+		AgentsLoaded: func(context.Context) bool { return a.systemAgents.Load() }, // none ship yet
 	})
 	authroutes.Register(a.HTTP, a.Accounts, a.Limiter, a.Logger)
 	cliroutes.Register(a.HTTP, cliroutes.Deps{OIDC: a.OIDC, Accounts: a.Accounts, Members: a.tenancy, Limiter: a.Limiter, Logger: a.Logger})

@@ -73,12 +73,18 @@ var (
 	systemCatalog *SystemCatalog
 )
 
-// System returns the catalog of the packages embedded in this binary, built on first use. Folders that fail to
-// load are left out and reported by Problems (the embedded tree is checked by tests, so this is never expected).
+// System returns the catalog of the packages embedded in this binary, built on first use and kept for the life
+// of the process (run planning reads it). Folders that fail to load are left out and reported by Problems (the
+// embedded tree is checked by tests, so this is never expected).
 func System() *SystemCatalog {
-	systemOnce.Do(func() { systemCatalog = LoadSystemCatalog(system.FS()) })
+	systemOnce.Do(func() { systemCatalog = LoadSystem() })
 	return systemCatalog
 }
+
+// LoadSystem builds a catalog of the packages embedded in this binary that nothing else holds: the boot sync
+// uses it so that its parsed files and packed archives (a few MB on a first boot) are garbage once the sync is
+// done, instead of staying in an idle server until the first run needs System.
+func LoadSystem() *SystemCatalog { return LoadSystemCatalog(system.FS()) }
 
 // LoadSystemCatalog validates (strict AFPS) and packs every package folder of fsys (laid out as package system:
 // providers/<name>/, tools/<name>-<version>/). Invalid folders, ids outside @appstrate and duplicate
