@@ -197,10 +197,10 @@ func writePersistence(ctx context.Context, tx *store.Tx, t persistTarget, plan p
 			continue
 		}
 		room[a] = left - 1
-		content, _ := json.Marshal(m.content)
+		content := jsonText(m.content)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO package_persistence (package_id, application_id, org_id, key, pinned,
 			actor_type, actor_id, content, run_id, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
-			t.packageID, t.appID, t.orgID, false, a.typ, nullStr(a.id), string(content), t.runID, now, now); err != nil {
+			t.packageID, t.appID, t.orgID, false, a.typ, nullStr(a.id), content, t.runID, now, now); err != nil {
 			return fmt.Errorf("insert memory of %s: %w", t.runID, err)
 		}
 	}
@@ -234,4 +234,14 @@ func coalesceActor(a actor) string {
 		return sharedActorCoalesced
 	}
 	return a.id
+}
+
+// jsonText encodes s as a JSON string without HTML escaping, so that a substring search on the stored text
+// finds what the agent wrote (json.Marshal would store "<" as "\u003c").
+func jsonText(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }
