@@ -7,15 +7,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/appstrate/appstrate-go/internal/sidecar"
 )
 
-// ResponseSpillBytes is the size above which the runner saves a provider_call response to
-// responses/<toolCallId>.bin instead of returning its body inline; the prompt states it.
-const ResponseSpillBytes = 256 << 10
-
-// MaxProviderUploadBytes is the largest binary or multipart body the prompt tells the model to send through
-// provider_call.
-const MaxProviderUploadBytes = 5 << 20
+// What the prompt tells the model about provider_call is what the sidecar does (internal/sidecar): its
+// timeout, its request-body cap, and its token budget — a text response within the inline cap is returned
+// as is while the run's inlined total stays within the run budget; larger text and every binary response
+// are stored and returned as a resource link.
+const (
+	providerCallTimeout     = sidecar.ProviderCallTimeout
+	providerBodyBytes       = sidecar.DefaultMaxRequestBodyBytes
+	providerInlineTokens    = sidecar.DefaultInlineToolOutputTokens
+	providerRunBudgetTokens = sidecar.DefaultRunToolOutputBudget
+	charsPerToken           = 3.5 // the sidecar's estimate
+)
 
 // Tool is a tool the model can call, as the prompt lists it.
 type Tool struct {
@@ -234,11 +240,10 @@ func providersSection(providers []Provider, skills []string) string {
 		"",
 		"Call the APIs of these providers with the `provider_call` tool. The platform injects the credentials of the connected account: never ask for them, print them or put them in a request yourself. Read the provider's skill before your first call.",
 		"",
-		"- Calls go through the platform's proxy and time out after 30 seconds.",
+		"- Calls go through the platform's proxy and time out after " + strconv.Itoa(int(providerCallTimeout/time.Second)) + " seconds.",
 		"- `target` is an absolute URL the provider authorizes. The connection's fields can be used as `{{field}}` placeholders in the URL and the headers (and in a text body with `substituteBody: true`).",
-		"- Send a binary body with `{\"fromFile\": \"<workspace path>\"}` or `{\"fromBytes\": \"<base64>\", \"encoding\": \"base64\"}`, up to " + roundSize(MaxProviderUploadBytes) + ".",
-		"- Send a multipart body with `{\"multipart\": [{\"name\": \"title\", \"value\": \"Report\"}, {\"name\": \"file\", \"fromFile\": \"documents/report.pdf\", \"filename\": \"report.pdf\", \"contentType\": \"application/pdf\"}]}`, up to " + roundSize(MaxProviderUploadBytes) + " in total.",
-		"- Save a response to a file with `responseMode: {\"toFile\": \"<workspace path>\"}`. A response larger than " + roundSize(ResponseSpillBytes) + " is saved automatically to `responses/<toolCallId>.bin`: the result then gives the file's path, size, MIME type and SHA-256 instead of the body.",
+		"- `body` is a string; binary data is `{\"fromBytes\": \"<base64>\", \"encoding\": \"base64\"}`; a multipart form is `{\"multipart\": [{\"name\": \"title\", \"value\": \"Report\"}, {\"name\": \"file\", \"filename\": \"report.pdf\", \"bytes\": \"<base64>\", \"encoding\": \"base64\", \"contentType\": \"application/pdf\"}]}`. At most " + roundSize(providerBodyBytes) + " once decoded.",
+		"- A text response of up to " + strconv.Itoa(providerInlineTokens) + " tokens (about " + strconv.Itoa(int(providerInlineTokens*charsPerToken)) + " characters) comes back inline while the responses inlined during this run stay under " + strconv.Itoa(providerRunBudgetTokens) + " tokens in total. A larger text response, and any binary one, is stored by the platform and returned as a resource link instead of its body: ask for less (filters, pagination, selected fields) to get data inline.",
 		"",
 		"Available providers:",
 		"",

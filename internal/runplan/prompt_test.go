@@ -181,7 +181,7 @@ func TestBuildPromptSectionOrder(t *testing.T) {
 			t.Fatalf("prompt contains %q", absent)
 		}
 	}
-	for _, present := range []string{"256 KB", "responses/<toolCallId>.bin", `{"min":3,"region":"EU"}`,
+	for _, present := range []string{"up to 8000 tokens (about 28000 characters)", "under 100000 tokens", "At most 10 MB once decoded", "time out after 30 seconds", `{"min":3,"region":"EU"}`,
 		"- **limit** (integer | null, optional): At most this many — `null`", "- **extra**: `not in the schema`",
 		"(application/pdf, 1.5 KB)", "(text/plain, 5 B)", "(image/png, 3.50 MB)", "(2026-05-02T06:30:00.123Z)"} {
 		if !strings.Contains(got, present) {
