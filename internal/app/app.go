@@ -21,10 +21,12 @@ import (
 	"github.com/appstrate/appstrate-go/internal/jobs"
 	"github.com/appstrate/appstrate-go/internal/mail"
 	"github.com/appstrate/appstrate-go/internal/models"
+	"github.com/appstrate/appstrate-go/internal/notifications"
 	"github.com/appstrate/appstrate-go/internal/oidc"
 	"github.com/appstrate/appstrate-go/internal/packages"
 	"github.com/appstrate/appstrate-go/internal/providers"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
+	"github.com/appstrate/appstrate-go/internal/realtime"
 	"github.com/appstrate/appstrate-go/internal/routes/activate"
 	"github.com/appstrate/appstrate-go/internal/routes/agents"
 	"github.com/appstrate/appstrate-go/internal/routes/apikeys"
@@ -39,10 +41,12 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/library"
 	"github.com/appstrate/appstrate-go/internal/routes/me"
 	modelroutes "github.com/appstrate/appstrate-go/internal/routes/models"
+	notifroutes "github.com/appstrate/appstrate-go/internal/routes/notifications"
 	"github.com/appstrate/appstrate-go/internal/routes/orgs"
 	pkgroutes "github.com/appstrate/appstrate-go/internal/routes/packages"
 	"github.com/appstrate/appstrate-go/internal/routes/profiles"
 	provroutes "github.com/appstrate/appstrate-go/internal/routes/providers"
+	rtroutes "github.com/appstrate/appstrate-go/internal/routes/realtime"
 	runroutes "github.com/appstrate/appstrate-go/internal/routes/runs"
 	"github.com/appstrate/appstrate-go/internal/routes/runside"
 	uploadroutes "github.com/appstrate/appstrate-go/internal/routes/uploads"
@@ -85,13 +89,15 @@ type App struct {
 	Uploads      *uploads.Service        // direct uploads: signed PUT URLs, content checks, upload:// consumption
 	Runs         *runs.Service           // runs: admission, the run worker, finalize, cancel, watchdog
 	Models       *models.Service         // org models, model-provider credentials, system models, Resolve
+	Realtime     *realtime.Hub           // live run notifications for the SSE streams (API.md §6)
 
 	Providers   *providers.Providers       // provider definitions and each application's admin credentials
 	Connections *providers.Connections     // connections: OAuth 2 / OAuth 1.0a flows, API keys, credentials, refresh
 	CredProxy   *providers.CredentialProxy // ALL /api/credential-proxy/proxy
 
-	systemAgents atomic.Bool // the embedded catalog had agents at the boot sync (the agents health check)
-	stopSweeper  func()      // stops the hourly sweep of expired idempotency keys (set by New)
+	systemAgents   atomic.Bool        // the embedded catalog had agents at the boot sync (the agents health check)
+	stopSweeper    func()             // stops the hourly sweep of expired idempotency keys (set by New)
+	stopBackground context.CancelFunc // stops what Assemble started (the realtime listener)
 }
 
 // Option adjusts the assembly (tests add strategies).
@@ -165,7 +171,21 @@ func Assemble(cfg *config.Config, logger *slog.Logger, db *store.DB, opts ...Opt
 	}
 	a.HTTP = newHTTP(cfg, logger, a.strategies, a.tenancy, a.orgVersion)
 	a.registerRoutes()
+	a.startRealtime()
 	return a
+}
+
+// startRealtime installs the notification triggers and makes the database the realtime hub's source.
+func (a *App) startRealtime() {
+	if a.DB == nil { // assembled offline (the OpenAPI document)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopBackground = cancel
+	if err := realtime.Install(ctx, a.DB); err != nil {
+		a.Logger.Error("startup: realtime triggers not installed; live run streams stay silent", "error", err)
+	}
+	realtime.Listen(ctx, a.DB, a.Realtime, a.Logger)
 }
 
 // newHTTP builds the transport.
@@ -229,6 +249,7 @@ func (a *App) buildServices() {
 	a.Runs = &runs.Service{DB: a.DB, Jobs: a.Jobs, Webhooks: a.Webhooks, Resolver: a.Resolver, Limiter: a.Limiter,
 		Limits: a.Config.PlatformRunLimits, TokenSecret: a.Config.RunTokenSecret, Heartbeat: a.Config.RunHeartbeatInterval,
 		Stall: a.Config.RunStallThreshold, Watchdog: a.Config.RunWatchdogInterval, Logger: a.Logger}
+	a.Realtime = realtime.NewHub()
 	// User base URLs never reach internal addresses (netguard zero policy); system keys are the operator's.
 	a.Models = &models.Service{DB: a.DB, Keyring: a.Keys, System: a.Config.SystemProviderKeys, Logger: a.Logger}
 	// The run sink and the /internal routes: sink secrets, credentials for sidecars, pricing of metered usage.
@@ -281,10 +302,22 @@ func (a *App) registerRoutes() {
 		AppURL: a.Config.AppURL, Logger: a.Logger})
 	runside.Register(a.HTTP.API(), runside.Deps{Runs: a.Runs, Limiter: a.Limiter}) // /internal/*, run token
 	modelroutes.Register(a.HTTP.API(), modelroutes.Deps{Models: a.Models, Limiter: a.Limiter})
+	rtroutes.Register(a.HTTP.Mux(), rtroutes.Deps{Hub: a.Realtime, Strategies: a.strategies, Tenancy: a.tenancy})
+	notifroutes.Register(a.HTTP.API(), notifications.Service{DB: a.DB})
+}
+
+// StopBackground ends the live streams and stops what Assemble started (the realtime listener). Close calls it;
+// tests that only Assemble call it themselves.
+func (a *App) StopBackground() {
+	a.Realtime.Close()
+	if a.stopBackground != nil {
+		a.stopBackground()
+	}
 }
 
 // Close waits for background writes and releases the database.
 func (a *App) Close() error {
+	a.StopBackground()
 	if a.stopSweeper != nil {
 		a.stopSweeper()
 	}
@@ -316,6 +349,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.Logger.Info("shutting down", "drainTimeout", a.Config.ShutdownTimeout.String())
 	a.HTTP.BeginShutdown()
+	a.Realtime.Close() // live streams end, so the drain does not wait for them
 	drainCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(drainCtx)

@@ -55,6 +55,7 @@ func New(t *testing.T, db *store.DB, env map[string]string) *Env {
 		t.Fatalf("secrets: %v", err)
 	}
 	a := app.Assemble(cfg, logger, db, app.WithStrategies(testUserStrategy{db: db}))
+	t.Cleanup(a.StopBackground) // before the database closes (cleanups run last-in first-out)
 	return &Env{T: t, App: a, DB: db, Logs: logs, Config: cfg}
 }
 

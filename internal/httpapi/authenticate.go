@@ -89,3 +89,39 @@ func clearStaleCookies(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 }
+
+// AuthenticateRequest runs the authentication strategies and the tenancy resolution of the pipeline on r for
+// handlers that live outside it (the realtime streams, whose credentials and context come from the query
+// string). The application context is always required. A nil principal comes with the problem to answer.
+func AuthenticateRequest(r *http.Request, strategies []Strategy, resolver TenancyResolver) (*auth.Principal, *Problem) {
+	var p *auth.Principal
+	for _, s := range strategies {
+		got, err := s.Authenticate(r)
+		if err != nil {
+			var problem *Problem
+			if errors.As(err, &problem) {
+				return nil, problem
+			}
+			return nil, Unauthorized(err.Error())
+		}
+		if got != nil {
+			p = got
+			break
+		}
+	}
+	if p == nil {
+		return nil, Unauthorized("Invalid or missing session")
+	}
+	if problem := resolvePrincipal(r, p, resolver); problem != nil {
+		return nil, problem
+	}
+	if p.OrgID == "" {
+		return nil, BadRequest("invalid_request", "Missing organization").WithParam("orgId")
+	}
+	if p.ApplicationID == "" {
+		if problem := resolveApp(r.Context(), r, p, resolver); problem != nil {
+			return nil, problem
+		}
+	}
+	return p, nil
+}
