@@ -101,6 +101,26 @@ func (p *Planner) Plan(ctx context.Context, run Run, sink Sink, platformURL stri
 	if sink.URL == "" || sink.FinalizeURL == "" || sink.Secret == "" {
 		return nil, errors.New("runplan: the run's sink credentials are missing")
 	}
+	g, err := p.gather(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	return p.assemble(run, g, sink, platformURL)
+}
+
+// gathered is everything a run's plan is assembled from.
+type gathered struct {
+	row       *runRow
+	bundle    *bundle
+	model     models.Resolved
+	providers []Provider        // every provider of the bundle, Connected set
+	profiles  map[string]string // provider → connection profile
+	persisted Persisted
+	documents []Document // with distinct workspace names
+}
+
+// gather loads the run row and what it refers to.
+func (p *Planner) gather(ctx context.Context, run Run) (*gathered, error) {
 	row, err := p.loadRun(ctx, run.ID)
 	if err != nil {
 		return nil, err
@@ -108,63 +128,60 @@ func (p *Planner) Plan(ctx context.Context, run Run, sink Sink, platformURL stri
 	if !row.packageID.Valid {
 		return nil, ErrAgentNotFound
 	}
+	g := &gathered{row: row}
 	agent, err := p.loadAgent(ctx, row.orgID, row.packageID.String, run.Version)
 	if err != nil {
 		return nil, err
 	}
-	b, err := p.loadBundle(ctx, row.orgID, agent)
-	if err != nil {
+	if g.bundle, err = p.loadBundle(ctx, row.orgID, agent); err != nil {
 		return nil, err
 	}
-	model, err := p.resolveModel(ctx, row.orgID, row.modelID.String)
-	if err != nil {
+	if g.model, err = p.resolveModel(ctx, row.orgID, row.modelID.String); err != nil {
 		return nil, err
 	}
-	provs, profiles, err := p.connectProviders(ctx, row, b)
-	if err != nil {
+	if g.providers, g.profiles, err = p.connectProviders(ctx, row, g.bundle); err != nil {
 		return nil, err
 	}
-	persisted, err := LoadPersisted(ctx, p.DB, agent.ID, row.appID, ScopeOf(row.userID.String, row.endUserID.String))
-	if err != nil {
+	scope := ScopeOf(row.userID.String, row.endUserID.String)
+	if g.persisted, err = LoadPersisted(ctx, p.DB, agent.ID, row.appID, scope); err != nil {
 		return nil, err
 	}
-	m := agent.Manifest
 	docs := run.Documents
 	if docs == nil {
-		if docs, err = p.uploadedDocuments(ctx, row, m); err != nil {
+		if docs, err = p.uploadedDocuments(ctx, row, agent.Manifest); err != nil {
 			return nil, err
 		}
 	}
-	docs = distinctNames(docs)
+	g.documents = distinctNames(docs)
+	return g, nil
+}
 
-	timeout := time.Duration(row.timeoutSeconds) * time.Second
+// assemble builds the prompt, the work directory and both environments.
+func (p *Planner) assemble(run Run, g *gathered, sink Sink, platformURL string) (*Plan, error) {
+	agent, m := g.bundle.Agent, g.bundle.Agent.Manifest
+	timeout := time.Duration(g.row.timeoutSeconds) * time.Second
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
 	in := PromptInput{RunID: run.ID, TimeoutSeconds: int(timeout / time.Second), SchemaVersion: m.SchemaVersion,
-		Providers: provs, Input: values(m.Input, row.input.String), Config: values(m.Config, row.config.String),
-		Documents: docs, Checkpoint: persisted.Checkpoint, PinnedSlots: persisted.PinnedSlots, Memories: persisted.Memories,
-		AgentPrompt: string(agent.Files[afps.PromptFile])}
+		Providers: g.providers, Input: values(m.Input, g.row.input.String), Config: values(m.Config, g.row.config.String),
+		Documents: g.documents, Checkpoint: g.persisted.Checkpoint, PinnedSlots: g.persisted.PinnedSlots,
+		Memories: g.persisted.Memories, AgentPrompt: string(agent.Files[afps.PromptFile])}
 	if m.Output != nil {
 		in.OutputSchema = m.Output.Schema
 	}
+	runnable, unsupported := splitTools(g.bundle.Tools)
+	if len(unsupported) > 0 {
+		p.log().Warn("runplan: tool packages the runner cannot load are left out", "run", run.ID, "tools", unsupported)
+	}
 	var skills, tools []PackageFiles
-	var toolIDs, unsupported []string
-	for _, t := range b.Tools {
-		if len(AgentTools([]string{t.ID})) == 0 {
-			// The runner implements the system tools natively; it cannot load a tool package's code. As
-			// upstream does with a tool that fails to load, the run goes on without it.
-			unsupported = append(unsupported, t.ID)
-			continue
-		}
+	var toolIDs []string
+	for _, t := range runnable {
 		in.Tools = append(in.Tools, t.tool())
 		tools = append(tools, t.files())
 		toolIDs = append(toolIDs, t.ID)
 	}
-	if len(unsupported) > 0 {
-		p.log().Warn("runplan: tool packages the runner cannot load are left out", "run", run.ID, "tools", unsupported)
-	}
-	for _, s := range b.Skills {
+	for _, s := range g.bundle.Skills {
 		in.Skills = append(in.Skills, s.skill())
 		skills = append(skills, s.files())
 	}
@@ -172,39 +189,54 @@ func (p *Planner) Plan(ctx context.Context, run Run, sink Sink, platformURL stri
 	if err != nil {
 		return nil, err
 	}
-	files, err := BuildWorkspace(WorkspaceInput{Prompt: prompt, Documents: docs, Skills: skills, Tools: tools, Providers: provs})
+	files, err := BuildWorkspace(WorkspaceInput{Prompt: prompt, Documents: g.documents, Skills: skills, Tools: tools,
+		Providers: g.providers})
 	if err != nil {
 		return nil, fmt.Errorf("runplan: %w", err)
 	}
 	var connected []string
-	for _, pr := range provs {
+	for _, pr := range g.providers {
 		if pr.Connected {
 			connected = append(connected, pr.ID)
 		}
 	}
-	env, err := RunnerEnv(RunnerEnvInput{RunID: run.ID, Model: model, OutputSchema: in.OutputSchema,
+	env, err := RunnerEnv(RunnerEnvInput{RunID: run.ID, Model: g.model, OutputSchema: in.OutputSchema,
 		ConnectedProviders: connected, ToolIDs: toolIDs, Sink: sink, Traceparent: run.Traceparent})
 	if err != nil {
 		return nil, err
 	}
-	sidecar, err := SidecarEnv(SidecarEnvInput{RunID: run.ID, RunToken: run.Token, PlatformAPIURL: platformURL, Model: model,
-		Sink: sink})
+	sidecarEnv, err := SidecarEnv(SidecarEnvInput{RunID: run.ID, RunToken: run.Token, PlatformAPIURL: platformURL,
+		Model: g.model, Sink: sink})
 	if err != nil {
 		return nil, err
 	}
-	if row.proxyID.Valid && row.proxyID.String != "" {
-		p.log().Warn("runplan: outbound proxies are not supported yet; the run goes out directly", "run", run.ID, "proxy", row.proxyID.String)
+	if g.row.proxyID.Valid && g.row.proxyID.String != "" {
+		p.log().Warn("runplan: outbound proxies are not supported yet; the run goes out directly", "run", run.ID,
+			"proxy", g.row.proxyID.String)
 	}
 	source := models.SourceOrg
-	if model.IsSystem {
+	if g.model.IsSystem {
 		source = models.SourceSystem
 	}
 	return &Plan{
-		Spec: executor.Spec{RunID: run.ID, Files: files, Env: env, SidecarEnv: sidecar, RunToken: run.Token,
+		Spec: executor.Spec{RunID: run.ID, Files: files, Env: env, SidecarEnv: sidecarEnv, RunToken: run.Token,
 			Timeout: timeout},
-		Prompt: prompt, Agent: m.Identity(), Model: model.Model, ModelSource: source, ProviderProfiles: profiles,
+		Prompt: prompt, Agent: m.Identity(), Model: g.model.Model, ModelSource: source, ProviderProfiles: g.profiles,
 		ConnectedProviders: connected, OutputSchema: in.OutputSchema, UnsupportedTools: unsupported,
 	}, nil
+}
+
+// splitTools separates the tools the runner implements (the system tools) from tool packages whose code it
+// cannot load. As upstream does with a tool that fails to load, a run goes on without the latter.
+func splitTools(tools []*loadedPackage) (runnable []*loadedPackage, unsupported []string) {
+	for _, t := range tools {
+		if len(AgentTools([]string{t.ID})) == 0 {
+			unsupported = append(unsupported, t.ID)
+			continue
+		}
+		runnable = append(runnable, t)
+	}
+	return runnable, unsupported
 }
 
 func (p *Planner) loadRun(ctx context.Context, id string) (*runRow, error) {
