@@ -49,9 +49,11 @@ import (
 	rtroutes "github.com/appstrate/appstrate-go/internal/routes/realtime"
 	runroutes "github.com/appstrate/appstrate-go/internal/routes/runs"
 	"github.com/appstrate/appstrate-go/internal/routes/runside"
+	schedroutes "github.com/appstrate/appstrate-go/internal/routes/schedules"
 	uploadroutes "github.com/appstrate/appstrate-go/internal/routes/uploads"
 	whroutes "github.com/appstrate/appstrate-go/internal/routes/webhooks"
 	"github.com/appstrate/appstrate-go/internal/runs"
+	"github.com/appstrate/appstrate-go/internal/schedules"
 	"github.com/appstrate/appstrate-go/internal/secrets"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/tenancy"
@@ -89,6 +91,7 @@ type App struct {
 	Uploads      *uploads.Service        // direct uploads: signed PUT URLs, content checks, upload:// consumption
 	Runs         *runs.Service           // runs: admission, the run worker, finalize, cancel, watchdog
 	Models       *models.Service         // org models, model-provider credentials, system models, Resolve
+	Schedules    *schedules.Service      // agent schedules: cron in a time zone, each slot fired exactly once
 	Realtime     *realtime.Hub           // live run notifications for the SSE streams (API.md §6)
 
 	Providers   *providers.Providers       // provider definitions and each application's admin credentials
@@ -132,6 +135,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if err := a.Runs.RegisterWorker(a.Jobs); err != nil { // after jobs.Migrate: the watchdog is a periodic job
 		logger.Error("startup: run worker not registered", "error", err)
+	}
+	if err := a.Schedules.RegisterWorker(a.Jobs); err != nil { // fires the due schedules (job leader, every 15 s)
+		logger.Error("startup: schedules worker not registered", "error", err)
 	}
 	return a, nil
 }
@@ -249,6 +255,7 @@ func (a *App) buildServices() {
 	a.Runs = &runs.Service{DB: a.DB, Jobs: a.Jobs, Webhooks: a.Webhooks, Resolver: a.Resolver, Limiter: a.Limiter,
 		Limits: a.Config.PlatformRunLimits, TokenSecret: a.Config.RunTokenSecret, Heartbeat: a.Config.RunHeartbeatInterval,
 		Stall: a.Config.RunStallThreshold, Watchdog: a.Config.RunWatchdogInterval, Logger: a.Logger}
+	a.Schedules = &schedules.Service{DB: a.DB, Runs: a.Runs, Resolver: a.Resolver, Logger: a.Logger}
 	a.Realtime = realtime.NewHub()
 	// User base URLs never reach internal addresses (netguard zero policy); system keys are the operator's.
 	a.Models = &models.Service{DB: a.DB, Keyring: a.Keys, System: a.Config.SystemProviderKeys, Logger: a.Logger}
@@ -300,6 +307,7 @@ func (a *App) registerRoutes() {
 	uploadroutes.Register(a.HTTP.API(), a.Uploads, a.Limiter)
 	runroutes.Register(a.HTTP.API(), runroutes.Deps{Runs: a.Runs, Limiter: a.Limiter, Idempotency: a.Idempotency,
 		AppURL: a.Config.AppURL, Logger: a.Logger})
+	schedroutes.Register(a.HTTP.API(), schedroutes.Deps{Schedules: a.Schedules, Limiter: a.Limiter, AppURL: a.Config.AppURL})
 	runside.Register(a.HTTP.API(), runside.Deps{Runs: a.Runs, Limiter: a.Limiter}) // /internal/*, run token
 	modelroutes.Register(a.HTTP.API(), modelroutes.Deps{Models: a.Models, Limiter: a.Limiter})
 	rtroutes.Register(a.HTTP.Mux(), rtroutes.Deps{Hub: a.Realtime, Strategies: a.strategies, Tenancy: a.tenancy})
