@@ -139,6 +139,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err := a.Schedules.RegisterWorker(a.Jobs); err != nil { // fires the due schedules (job leader, every 15 s)
 		logger.Error("startup: schedules worker not registered", "error", err)
 	}
+	// Runs execute only in a real server (tests plug their own executor): as children of this binary.
+	a.Runs.Executor = a.buildExecutor()
+	a.reapRuns()
 	return a, nil
 }
 
@@ -262,6 +265,7 @@ func (a *App) buildServices() {
 	// The run sink and the /internal routes: sink secrets, credentials for sidecars, pricing of metered usage.
 	a.Runs.Keys, a.Runs.Sink = a.Keys, runs.SinkOptionsFrom(a.Config)
 	a.Runs.Connections, a.Runs.Models = a.Connections, a.Models
+	a.buildRunPlanner()
 }
 
 // buildProviderServices constructs the provider, connection and credential proxy services.
@@ -337,6 +341,9 @@ func (a *App) Close() error {
 // shutting_down, in-flight requests get up to ShutdownTimeout to finish, and the listener closes. Running
 // jobs then get up to ShutdownTimeout more before their contexts are cancelled.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if a.Config.PlatformAPIURL == "" { // sidecars and runners reach this process on its own listener
+		a.Runs.Sink.PlatformURL = a.platformURL(ln)
+	}
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}

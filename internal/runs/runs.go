@@ -97,6 +97,8 @@ type Service struct {
 	Limits   config.PlatformRunLimits
 	// Executor executes runs; nil fails every run with "No executor is configured".
 	Executor executor.Executor
+	// Planner builds each run's execution (prompt, work dir, environments); nil = sink environment only.
+	Planner Planner
 	// TokenSecret is RUN_TOKEN_SECRET.
 	TokenSecret string
 	// Keys seals the sink secrets (runs.sink_secret_encrypted).
@@ -154,6 +156,7 @@ type CreateParams struct {
 type RunArgs struct {
 	RunID          string `json:"runId"`
 	TimeoutSeconds int    `json:"timeoutSeconds"`
+	Version        string `json:"version,omitempty"` // the version asked for; "" = the draft
 }
 
 // Kind names the job.
@@ -289,7 +292,7 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 		if err != nil {
 			return fmt.Errorf("insert run: %w", err)
 		}
-		res, err := s.Jobs.InsertTx(ctx, tx, RunArgs{RunID: runID, TimeoutSeconds: timeout}, &river.InsertOpts{MaxAttempts: 1})
+		res, err := s.Jobs.InsertTx(ctx, tx, RunArgs{RunID: runID, TimeoutSeconds: timeout, Version: p.Version}, &river.InsertOpts{MaxAttempts: 1})
 		if err != nil {
 			return err
 		}

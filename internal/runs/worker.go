@@ -98,8 +98,11 @@ func (s *Service) execute(ctx context.Context, args RunArgs) error {
 	if err != nil {
 		return s.finalizeLogged(bg, id, outcome{status: StatusFailed, err: "Run sink not opened: " + err.Error()})
 	}
-	h, err := s.Executor.Start(runCtx, executor.Spec{RunID: id, RunToken: Token(s.TokenSecret, id), Timeout: timeout,
-		Env: sk.Env(), Files: map[string][]byte{}})
+	spec, err := s.plan(bg, args, sk, timeout)
+	if err != nil {
+		return s.finalizeLogged(bg, id, outcome{status: StatusFailed, err: err.Error()})
+	}
+	h, err := s.Executor.Start(runCtx, spec)
 	if err != nil {
 		return s.finalizeLogged(bg, id, outcome{status: StatusFailed, err: err.Error()})
 	}

@@ -117,7 +117,7 @@ type sidecarProc struct {
 }
 
 func (e *Executor) startSidecar(ctx context.Context, spec executor.Spec, dir string) (*sidecarProc, error) {
-	socket := filepath.Join(dir, "sidecar.sock")
+	socket := launch.SocketPath(dir, "sidecar.sock")
 	token := launch.RandomToken()
 	env := baseEnv(dir)
 	for k, v := range spec.SidecarEnv {
@@ -212,6 +212,7 @@ func (h *handle) cleanup() {
 		if err := os.RemoveAll(h.dir); err != nil {
 			h.e.log().Warn("process executor: run directory not removed", "dir", h.dir, "error", err)
 		}
+		_ = os.Remove(launch.SocketPath(h.dir, "sidecar.sock")) // when it had to live outside the directory
 	})
 }
 

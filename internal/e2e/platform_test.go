@@ -1,0 +1,246 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/appstrate once per test process.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "appstrate-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "appstrate")
+		cmd := exec.Command("go", "build", "-o", binPath, "../../cmd/appstrate")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// platform is one `appstrate serve` process.
+type platform struct {
+	t    *testing.T
+	URL  string
+	Dir  string
+	logs *bytes.Buffer
+	c    *http.Client
+	org  string
+	app  string
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startPlatform runs `appstrate serve` on a fresh data directory with env on top of a minimal environment.
+func startPlatform(t *testing.T, env map[string]string) *platform {
+	t.Helper()
+	bin := binary(t)
+	port := freePort(t)
+	dir := t.TempDir()
+	url := "http://127.0.0.1:" + strconv.Itoa(port)
+	vars := map[string]string{"PATH": os.Getenv("PATH"), "HOME": dir, "DATA_DIR": filepath.Join(dir, "data"),
+		"PORT": strconv.Itoa(port), "APP_URL": url, "LOG_LEVEL": "debug"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cmd := exec.Command(bin, "serve")
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = &lockedWriter{w: logs}, &lockedWriter{w: logs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("server logs:\n%s", logs.String())
+		}
+	})
+	jar, _ := cookiejar.New(nil)
+	p := &platform{t: t, URL: url, Dir: dir, logs: logs, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not healthy: %v\n%s", err, logs.String())
+		}
+		select {
+		case <-done:
+			t.Fatalf("server exited:\n%s", logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return p
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// do sends a JSON request with the session cookie and the org/app context; it fails the test unless the
+// status is want, and decodes the answer into out (when not nil).
+func (p *platform) do(method, path string, body any, want int, out any) {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), method, p.URL+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", p.URL)
+	if p.org != "" {
+		req.Header.Set("X-Org-Id", p.org)
+	}
+	if p.app != "" {
+		req.Header.Set("X-Application-Id", p.app)
+	}
+	resp, err := p.c.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		p.t.Fatalf("%s %s = %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			p.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+	}
+}
+
+// signUp creates a user and an organization (slug) and selects its default application.
+func (p *platform) signUp(slug string) {
+	p.t.Helper()
+	p.do(http.MethodPost, "/api/auth/sign-up/email", map[string]string{"email": "owner@" + slug + ".test",
+		"password": "correct horse battery staple", "name": "Owner"}, http.StatusOK, nil)
+	var org struct {
+		ID string `json:"id"`
+	}
+	p.do(http.MethodPost, "/api/orgs", map[string]string{"name": strings.ToUpper(slug[:1]) + slug[1:], "slug": slug},
+		http.StatusCreated, &org)
+	p.org = org.ID
+	var apps struct {
+		Data []struct {
+			ID        string `json:"id"`
+			IsDefault bool   `json:"isDefault"`
+		} `json:"data"`
+	}
+	p.do(http.MethodGet, "/api/applications", nil, http.StatusOK, &apps)
+	for _, a := range apps.Data {
+		if a.IsDefault {
+			p.app = a.ID
+		}
+	}
+	if p.app == "" {
+		p.t.Fatalf("no default application in %+v", apps)
+	}
+}
+
+// run is the part of a run the tests look at.
+type run struct {
+	ID         string          `json:"id"`
+	Status     string          `json:"status"`
+	Error      *string         `json:"error"`
+	Result     json.RawMessage `json:"result"`
+	TokenUsage json.RawMessage `json:"tokenUsage"`
+	Cost       *float64        `json:"cost"`
+}
+
+// waitRun polls the run until it is terminal.
+func (p *platform) waitRun(id string) run {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var r run
+		p.do(http.MethodGet, "/api/runs/"+id, nil, http.StatusOK, &r)
+		switch r.Status {
+		case "success", "failed", "timeout", "cancelled":
+			return r
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("run %s still %s", id, r.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// logs returns the log rows of a run.
+func (p *platform) runLogs(id string) []map[string]any {
+	p.t.Helper()
+	var out []map[string]any
+	var raw json.RawMessage
+	p.do(http.MethodGet, "/api/runs/"+id+"/logs", nil, http.StatusOK, &raw)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		var list struct {
+			Data []map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &list); err != nil {
+			p.t.Fatalf("logs: %s", raw)
+		}
+		out = list.Data
+	}
+	return out
+}
