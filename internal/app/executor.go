@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/appstrate/appstrate-go/internal/executor"
+	"github.com/appstrate/appstrate-go/internal/executor/bwrap"
 	"github.com/appstrate/appstrate-go/internal/executor/process"
 )
 
@@ -20,11 +22,29 @@ func (a *App) buildExecutor() executor.Executor {
 		return nil
 	}
 	runsDir := filepath.Join(a.Config.DataDir, "runs")
-	switch a.Config.RunAdapter {
-	case "", "process":
+	var sandbox *bwrap.Executor
+	var probe *bwrap.Probe
+	if a.Config.RunAdapter == "" || a.Config.RunAdapter == "bwrap" {
+		sandbox = &bwrap.Executor{Binary: bin, RunsDir: bwrap.RunsDir(a.Config.DataDir), Logger: a.Logger}
+		probe, err = sandbox.Probe(context.Background())
+	}
+	switch {
+	case a.Config.RunAdapter == "bwrap" && err != nil:
+		a.Logger.Error("runs: executor bwrap cannot start sandboxes on this host: runs will fail (see `appstrate doctor`)",
+			"why", probe.Err, "fix", probe.Fix)
+		return sandbox
+	case sandbox != nil && err == nil:
+		why := "RUN_ADAPTER=bwrap"
+		if a.Config.RunAdapter == "" {
+			why = "automatic: bubblewrap sandboxes work on this host (set RUN_ADAPTER to choose)"
+		}
+		a.Logger.Info("runs: executor bwrap — each runner in its own user, mount, pid, IPC, UTS and network namespaces, "+
+			"reaching only its sidecar", "why", why, "bwrap", probe.Version, "limits", probe.LimitsSummary(), "runsDir", sandbox.RunsDir)
+		return sandbox
+	case a.Config.RunAdapter == "" || a.Config.RunAdapter == "process":
 		why := "RUN_ADAPTER=process"
 		if a.Config.RunAdapter == "" {
-			why = "default (set RUN_ADAPTER to choose)"
+			why = "automatic: bwrap unusable (" + probe.Err.Error() + "; fix: " + probe.Fix + ")"
 		}
 		a.Logger.Warn("runs: executor process — runners are separate process groups with a minimal environment "+
 			"and rlimits, but NOT isolated from this machine's files and network", "why", why, "runsDir", runsDir)
@@ -38,7 +58,7 @@ func (a *App) buildExecutor() executor.Executor {
 // reapRuns removes what runs of a previous server process left in the runs directory (their processes are
 // killed); the watchdog then fails those runs.
 func (a *App) reapRuns() {
-	p, ok := a.Runs.Executor.(*process.Executor)
+	p, ok := a.Runs.Executor.(interface{ Reap() (int, error) })
 	if !ok {
 		return
 	}

@@ -38,6 +38,7 @@ func NewRoot() *cobra.Command {
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd())
 	root.AddCommand(newSidecarCmd())
+	root.AddCommand(newDoctorCmd(), newSandboxInitCmd())
 	root.AddCommand(newRunnerCmd())
 	root.AddCommand(newPackageCmd())
 	root.AddCommand(newSecretsCmd())

@@ -2,6 +2,8 @@ package bwrap
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -218,8 +220,9 @@ func permits(path string, uid, gid int, want os.FileMode) bool {
 }
 
 // RunsDir is where a server keeps its runs' directories: dataDir/runs, unless the server runs as root and
-// the sandbox user could not reach that path (a parent such as /root is private); then /run/appstrate/runs,
-// or, without /run, a directory under the temporary directory.
+// the sandbox user could not reach that path (a parent such as /root is private); then a directory named
+// after dataDir under /run/appstrate (or, without /run, under the temporary directory), so servers with
+// different data directories never share one.
 func RunsDir(dataDir string) string {
 	runs := filepath.Join(dataDir, "runs")
 	if os.Geteuid() != 0 {
@@ -235,10 +238,16 @@ func RunsDir(dataDir string) string {
 	if reachable(probe, DefaultRootSandboxID, DefaultRootSandboxID, false) {
 		return runs
 	}
-	if fi, err := os.Stat("/run"); err == nil && fi.IsDir() {
-		return "/run/appstrate/runs"
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
 	}
-	return filepath.Join(os.TempDir(), "appstrate-runs")
+	sum := sha256.Sum256([]byte(abs))
+	name := hex.EncodeToString(sum[:6])
+	if fi, err := os.Stat("/run"); err == nil && fi.IsDir() {
+		return filepath.Join("/run/appstrate", name, "runs")
+	}
+	return filepath.Join(os.TempDir(), "appstrate-"+name, "runs")
 }
 
 // Start prepares the run directory, starts the sidecar (when the spec has one) outside the sandbox and
@@ -346,7 +355,7 @@ func sandboxEnv(specEnv map[string]string) map[string]string {
 // with the run's sink URLs for its relay, and points the runner at them: SIDECAR_* and MODEL_BASE_URL
 // through the API socket, the sink through the relay, HTTP(S)_PROXY at the in-sandbox proxy relay.
 func (e *Executor) startSidecar(ctx context.Context, h *handle, sb *sandbox, spec executor.Spec) error {
-	sockDir := filepath.Join(h.dir, "sock")
+	sockDir := socketDir(h.dir)
 	if err := os.Mkdir(sockDir, 0o700); err != nil {
 		return err
 	}
@@ -568,7 +577,22 @@ func (h *handle) abort() {
 	if err := os.RemoveAll(h.dir); err != nil {
 		h.e.log().Warn("bwrap executor: run directory not removed", "dir", h.dir, "error", err)
 	}
+	_ = os.RemoveAll(socketDir(h.dir)) // when it had to live outside the run directory
 }
+
+// socketDir is the directory of a run's sidecar sockets: dir/sock, or, when socket paths there would be too
+// long to bind (sun_path holds 108 bytes), a directory in the temporary directory named after dir.
+func socketDir(dir string) string {
+	d := filepath.Join(dir, "sock")
+	if len(d)+len("/sidecar.sock") <= maxSocketPath {
+		return d
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(os.TempDir(), "appstrate-"+hex.EncodeToString(sum[:8])+"-sock")
+}
+
+// maxSocketPath is the longest unix socket path that binds everywhere.
+const maxSocketPath = 100
 
 // Reap kills what runs of a previous server process left behind (their sandboxes and sidecars, by the pid
 // files under RunsDir, and their cgroups) and removes their directories. Call it at boot, before runs are
@@ -600,6 +624,7 @@ func (e *Executor) Reap() (int, error) {
 				cg.remove()
 			}
 		}
+		_ = os.RemoveAll(socketDir(dir))
 		if err := os.RemoveAll(dir); err != nil {
 			e.log().Warn("bwrap executor: stale run directory not removed", "dir", dir, "error", err)
 			continue

@@ -64,8 +64,13 @@ func inspectCgroups(paths cgroupPaths) cgroupPlan {
 		"`systemd-run --user --scope -p Delegate=yes appstrate serve`"
 	available := readWords(filepath.Join(dir, "cgroup.controllers"))
 	if missing := missingControllers(available); len(missing) > 0 {
+		fix := delegateFix
+		if strings.HasSuffix(mount, "/unified") {
+			fix = "this host uses the hybrid cgroup hierarchy (the controllers are on cgroup v1): boot with " +
+				"systemd.unified_cgroup_hierarchy=1"
+		}
 		return cgroupPlan{Why: fmt.Sprintf("cgroup v2 controllers %s are not available in %s", strings.Join(missing, ", "), dir),
-			Fix: delegateFix}
+			Fix: fix}
 	}
 	if !writable(dir) || !writable(filepath.Join(dir, "cgroup.subtree_control")) {
 		return cgroupPlan{Why: "cgroup " + dir + " is not writable by this user (not delegated)", Fix: delegateFix}

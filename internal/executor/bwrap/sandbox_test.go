@@ -111,3 +111,41 @@ func TestParseInitArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestSocketDir(t *testing.T) {
+	if got := socketDir("/data/runs/run_1"); got != "/data/runs/run_1/sock" {
+		t.Errorf("short: %s", got)
+	}
+	long := "/home/someone/" + strings.Repeat("deep/", 20) + "runs/run_1"
+	got := socketDir(long)
+	if !strings.HasPrefix(got, os.TempDir()+"/appstrate-") || len(got)+len("/sidecar.sock") > maxSocketPath || got != socketDir(long) {
+		t.Errorf("long: %s", got)
+	}
+}
+
+func TestRunsDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if got := RunsDir("/data"); got != "/data/runs" {
+			t.Errorf("non-root: %s", got)
+		}
+		return
+	}
+	open := t.TempDir()
+	if err := os.Chmod(open, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(open), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if got := RunsDir(open); got != open+"/runs" {
+		t.Errorf("reachable data dir: %s", got)
+	}
+	private, err := os.MkdirTemp(open, "private") // 0700: the sandbox user cannot reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := RunsDir(private), RunsDir(private+"/other")
+	if a == private+"/runs" || a == b || !strings.HasSuffix(a, "/runs") {
+		t.Errorf("private data dirs: %s, %s", a, b)
+	}
+}
