@@ -15,6 +15,14 @@ import (
 
 type sqliteDriver struct{ sql *sql.DB }
 
+// sqliteCacheKiB bounds each connection's page cache (SQLite's default is 2000 KiB). In WAL mode a connection
+// drops its whole cache when another one has committed since its last read, which the job queue's leader
+// election alone does every few seconds, so a larger cache mostly holds pages about to be discarded (re-reads
+// come from the OS page cache). And modernc.org/sqlite's allocator keeps the memory it once held mapped, so the
+// caches' high-water mark stays resident for the life of the process: 512 KiB takes 1.5 MB off an idle Tier 0
+// server (bench/startup).
+const sqliteCacheKiB = 512
+
 func openSQLite(ctx context.Context, opts Options) (driver, error) {
 	path := filepath.Clean(opts.SQLitePath)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -45,11 +53,13 @@ func openSQLite(ctx context.Context, opts Options) (driver, error) {
 
 // sqliteDSN builds the modernc.org/sqlite DSN for path: WAL, foreign keys,
 // a 10 s busy timeout, BEGIN IMMEDIATE for transactions (no deadlock when a
-// reader upgrades to writer) and times written as
-// "2006-01-02 15:04:05.999999999-07:00", which sorts lexically in UTC.
+// reader upgrades to writer), times written as
+// "2006-01-02 15:04:05.999999999-07:00", which sorts lexically in UTC, and a
+// page cache of sqliteCacheKiB per connection.
 func sqliteDSN(path string) string {
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)",
+		fmt.Sprintf("cache_size(-%d)", sqliteCacheKiB)} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

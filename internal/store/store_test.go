@@ -44,7 +44,7 @@ func TestSQLitePragmas(t *testing.T) {
 		}
 		conns = append(conns, c)
 		for pragma, want := range map[string]string{
-			"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000", "synchronous": "1",
+			"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000", "synchronous": "1", "cache_size": "-512",
 		} {
 			var got string
 			if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
