@@ -76,6 +76,9 @@ func fakeRunner() int {
 		return 0
 	case "exit3":
 		return 3
+	case "ping": // one request to the sidecar, as a runner's first model request would be
+		send(map[string]string{"ping": "1"})
+		return 0
 	case "hang", "graceful":
 		child := exec.Command("sleep", os.Getenv("EXECTEST_SLEEP"))
 		_ = child.Start()
@@ -176,6 +179,12 @@ func fakeSidecar() int {
 	})
 	mux.HandleFunc("POST /report", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		if notify := os.Getenv("EXECTEST_NOTIFY"); notify != "" { // a benchmark waits for this request
+			if c, err := net.Dial("unix", notify); err == nil {
+				c.Close()
+			}
+			return
+		}
 		_ = os.WriteFile(os.Getenv("EXECTEST_OUT")+".tmp", b, 0o600)
 		_ = os.Rename(os.Getenv("EXECTEST_OUT")+".tmp", os.Getenv("EXECTEST_OUT"))
 	})
@@ -573,5 +582,53 @@ func TestRunsGetTheirOwnCgroup(t *testing.T) {
 	waitSleepers(t, marker, false)
 	if _, err := os.Stat(group); !os.IsNotExist(err) {
 		t.Errorf("run cgroup not removed: %v", err)
+	}
+}
+
+// BenchmarkStartToFirstSidecarRequest measures a run's start-up on the namespace executor: from Start to the
+// runner's first request on the sidecar's socket (what a model request goes through), sidecar start and
+// health check included.
+func BenchmarkStartToFirstSidecarRequest(b *testing.B) {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		b.Skip("bwrap not installed")
+	}
+	base, err := os.MkdirTemp("", "bwrapbench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	_ = os.Chmod(base, 0o711)
+	e := &bwrap.Executor{Binary: os.Args[0], RunsDir: filepath.Join(base, "runs"), KillGrace: time.Second,
+		Command: func(role string) (string, []string) {
+			if role == "runner" {
+				return bwrap.InsideBinary, []string{"-test.run=^$"}
+			}
+			return os.Args[0], []string{"-test.run=^$"}
+		}}
+	if _, err := e.Probe(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	notify := filepath.Join(base, "notify.sock")
+	ln, err := net.Listen("unix", notify)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, err := e.Start(context.Background(), executor.Spec{RunID: "run_bench_" + strconv.Itoa(i), Timeout: time.Minute,
+			Env:        map[string]string{"EXECTEST_ROLE": "runner", "EXECTEST_MODE": "ping"},
+			SidecarEnv: map[string]string{"EXECTEST_ROLE": "sidecar", "EXECTEST_NOTIFY": notify}, Limits: unlimited})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+		b.StopTimer()
+		h.Wait(context.Background())
+		b.StartTimer()
 	}
 }
