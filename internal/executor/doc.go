@@ -1,4 +1,4 @@
-// Package executor is the seam between the run worker and whatever executes an agent: a process, a bwrap
-// sandbox or a container (the concrete executors arrive later). The worker only starts an Executor with a
-// Spec, waits for its Handle and kills it on cancellation or timeout; executortest has a scripted Fake.
+// Package executor is the seam between the run worker and whatever executes an agent: a process
+// (executor/process), a bubblewrap sandbox (executor/bwrap) or a container. The worker only starts an Executor
+// with a Spec, waits for its Handle and kills it on cancellation or timeout; executortest has a scripted Fake.
 package executor
