@@ -13,8 +13,10 @@
 // second UPDATE matches nothing and its run is rolled back. A crash before the commit leaves the slot unclaimed
 // and the next fire job takes it. This holds on SQLite and on PostgreSQL, with any number of serve processes.
 //
-// Slots missed while no process was running fire once, not once per missed slot: the next slot is computed
-// from the time of the fire, not from the missed slot.
+// Slots missed while no process was running fire once, not once per missed slot: a schedule more than
+// CatchUpWindow (1 min) behind fires once and its next slot is computed from the time of that fire. A slot that
+// fires less late than that is followed by the next slot as usual, so a fire job delayed by a few seconds
+// across a minute boundary does not lose the every-minute slot after it.
 //
 // # Failures
 //
