@@ -333,6 +333,7 @@ func (a *App) Close() error {
 	if a.stopSweeper != nil {
 		a.stopSweeper()
 	}
+	a.closeExecutor()
 	a.APIKeys.Wait()
 	return a.DB.Close()
 }

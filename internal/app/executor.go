@@ -71,6 +71,18 @@ func (a *App) reapRuns() {
 	}
 }
 
+// closeExecutor releases what the executor keeps for all runs (the bwrap executor's staged binary).
+func (a *App) closeExecutor() {
+	if a.Runs == nil {
+		return
+	}
+	if c, ok := a.Runs.Executor.(interface{ Close() error }); ok {
+		if err := c.Close(); err != nil {
+			a.Logger.Warn("shutdown: executor files not removed", "error", err)
+		}
+	}
+}
+
 // platformURL is the base URL runners and sidecars use to reach this server: PLATFORM_API_URL, else the
 // loopback address of the listener.
 func (a *App) platformURL(ln net.Listener) string {

@@ -147,10 +147,38 @@ func (e *Executor) stageBinary() (string, error) {
 		return "", fmt.Errorf("stage the binary: %w", err)
 	}
 	dst := filepath.Join(dir, "appstrate")
+	if permits(e.Binary, e.probe.SandboxUID, e.probe.SandboxGID, 0o5) {
+		// Only the path is out of reach: a hard link (same filesystem) is enough and costs nothing.
+		tmp := dst + ".link"
+		_ = os.Remove(tmp)
+		if err := os.Link(e.Binary, tmp); err == nil {
+			if err := os.Rename(tmp, dst); err == nil {
+				return dst, nil
+			}
+			_ = os.Remove(tmp)
+		}
+	}
 	if err := copyExecutable(e.Binary, dst); err != nil {
 		return "", fmt.Errorf("stage the binary for the sandbox user: %w", err)
 	}
 	return dst, nil
+}
+
+// Close removes what Probe prepared for every run (the staged binary, the synthetic /etc files) and the
+// runs directory when no run is left in it. Call it when the server stops, after its runs.
+func (e *Executor) Close() error {
+	if e.probe == nil || e.RunsDir == "" {
+		return nil
+	}
+	for _, name := range []string{".bin", ".etc"} {
+		if err := os.RemoveAll(filepath.Join(e.RunsDir, name)); err != nil {
+			return fmt.Errorf("bwrap executor: %w", err)
+		}
+	}
+	if err := os.Remove(e.RunsDir); err == nil && e.switchesUser() {
+		_ = os.Remove(filepath.Dir(e.RunsDir)) // the directory named after the data directory (RunsDir)
+	}
+	return nil
 }
 
 func copyExecutable(src, dst string) error {

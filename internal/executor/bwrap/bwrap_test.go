@@ -555,6 +555,12 @@ func TestReapKillsLeftovers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.RunsDir, ".etc", "passwd")); err != nil {
 		t.Errorf("Reap removed the executor's own files: %v", err)
 	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.RunsDir); !os.IsNotExist(err) {
+		t.Errorf("Close left the runs directory: %v", err)
+	}
 }
 
 func TestRunsGetTheirOwnCgroup(t *testing.T) {
