@@ -318,6 +318,9 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Hand
 		return fail(fmt.Errorf("start sandbox: %w", err))
 	}
 	go h.wait()
+	if h.sidecar != nil {
+		go h.watchSidecar()
+	}
 	return h, nil
 }
 
@@ -460,8 +463,22 @@ func (e *Executor) startSandbox(h *handle, sb *sandbox, spec executor.Spec) erro
 			attr.UseCgroupFD, attr.CgroupFD = true, int(cg.fd.Fd())
 		}
 	}
-	p, err := launch.Start(launch.Command{Path: e.probe.Bwrap, Args: append([]string{"--args", "3", "--"}, command...), Dir: h.dir,
-		LogPath: filepath.Join(h.dir, "runner.log"), ExtraFiles: []*os.File{argsFile, stopR}, Attr: attr})
+	cmd := launch.Command{Path: e.probe.Bwrap, Args: append([]string{"--args", "3", "--"}, command...), Dir: h.dir,
+		LogPath: filepath.Join(h.dir, "runner.log"), ExtraFiles: []*os.File{argsFile, stopR}, Attr: attr}
+	p, err := launch.Start(cmd)
+	if err != nil && attr.UseCgroupFD {
+		// A kernel without clone3's CLONE_INTO_CGROUP (before 5.7): start, then move bwrap into the cgroup
+		// (what it forked before the move stays out; its rlimits still hold).
+		attr.UseCgroupFD, attr.CgroupFD = false, 0
+		if _, serr := argsFile.Seek(0, io.SeekStart); serr != nil {
+			return serr
+		}
+		if p, err = launch.Start(cmd); err == nil {
+			if merr := h.cgroup.add(p.Pid()); merr != nil {
+				e.log().Warn("bwrap executor: sandbox not moved into its cgroup", "run", spec.RunID, "error", merr)
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -539,6 +556,22 @@ func (h *handle) wait() {
 	}
 	h.abort()
 	close(h.done)
+}
+
+// watchSidecar ends the run when its sidecar dies first: the runner has lost its model, its tools and its
+// sink, so waiting for its timeout would only hold the slot.
+func (h *handle) watchSidecar() {
+	select {
+	case <-h.done:
+	case <-h.sidecar.Exited():
+		select {
+		case <-h.sandbox.Exited():
+		default:
+			h.e.log().Warn("bwrap executor: sidecar exited before the run completed; stopping the sandbox",
+				"dir", h.dir, "code", h.sidecar.ExitCode(), "output", h.sidecar.Tail())
+			h.sandbox.Signal(syscall.SIGKILL)
+		}
+	}
 }
 
 func (h *handle) Wait(ctx context.Context) executor.Result {

@@ -416,6 +416,15 @@ func TestKillStopsTheWholeSandbox(t *testing.T) {
 		Env:        map[string]string{"EXECTEST_ROLE": "runner", "EXECTEST_MODE": "hang", "EXECTEST_SLEEP": marker},
 		SidecarEnv: map[string]string{"EXECTEST_ROLE": "sidecar", "EXECTEST_OUT": out}, Limits: unlimited})
 	waitSleepers(t, marker, true)
+	// Reap recognises a leftover sandbox by its working directory: bwrap's is the run directory.
+	dir := filepath.Join(e.RunsDir, "run_kill")
+	pid, err := os.ReadFile(filepath.Join(dir, "sandbox.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cwd, err := os.Readlink("/proc/" + string(pid) + "/cwd"); err != nil || cwd != dir {
+		t.Errorf("bwrap's cwd = %q (%v), want %s", cwd, err, dir)
+	}
 	start := time.Now()
 	h.Kill()
 	h.Kill() // idempotent
@@ -637,4 +646,25 @@ func BenchmarkStartToFirstSidecarRequest(b *testing.B) {
 		h.Wait(context.Background())
 		b.StartTimer()
 	}
+}
+
+func TestSidecarDeathEndsTheRun(t *testing.T) {
+	e := newExecutor(t)
+	marker := strconv.Itoa(400000 + os.Getpid()%100000)
+	h := startRun(t, e, executor.Spec{RunID: "run_orphan",
+		Env:        map[string]string{"EXECTEST_ROLE": "runner", "EXECTEST_MODE": "hang", "EXECTEST_SLEEP": marker},
+		SidecarEnv: map[string]string{"EXECTEST_ROLE": "sidecar", "EXECTEST_OUT": filepath.Join(t.TempDir(), "r")}, Limits: unlimited})
+	waitSleepers(t, marker, true)
+	b, err := os.ReadFile(filepath.Join(e.RunsDir, "run_orphan", "sidecar.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(string(b))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if res := h.Wait(context.Background()); res.ExitCode == 0 {
+		t.Errorf("run without its sidecar reported success: %+v", res)
+	}
+	waitSleepers(t, marker, false)
 }

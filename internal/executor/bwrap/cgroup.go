@@ -249,6 +249,11 @@ func cgroupLimits(l executor.Limits) []cgroupWrite {
 	return out
 }
 
+// add moves a process into the cgroup.
+func (rc *runCgroup) add(pid int) error {
+	return os.WriteFile(filepath.Join(rc.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+}
+
 // kill kills every process of the cgroup (cgroup.kill, else one by one).
 func (rc *runCgroup) kill() {
 	if err := os.WriteFile(filepath.Join(rc.dir, "cgroup.kill"), []byte("1"), 0); err == nil {
