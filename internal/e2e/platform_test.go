@@ -52,7 +52,7 @@ type platform struct {
 	t    *testing.T
 	URL  string
 	Dir  string
-	logs *bytes.Buffer
+	logs *lockedWriter
 	c    *http.Client
 	org  string
 	app  string
@@ -84,8 +84,8 @@ func startPlatform(t *testing.T, env map[string]string) *platform {
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	logs := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: logs}, &lockedWriter{w: logs}
+	logs := &lockedWriter{w: &bytes.Buffer{}} // one lock for both streams and for reading
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,15 +126,22 @@ func startPlatform(t *testing.T, env map[string]string) *platform {
 	return p
 }
 
+// lockedWriter is the server's output, written by the stdout and stderr copiers and read by the test.
 type lockedWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	w  *bytes.Buffer
 }
 
 func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 // do sends a JSON request with the session cookie and the org/app context; it fails the test unless the
