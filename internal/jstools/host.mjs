@@ -35,12 +35,17 @@ let nextCtxId = 1;
 // Bundled CommonJS dependencies call require() for Node built-ins; esbuild's shim looks for a global one.
 globalThis.require ??= createRequire(import.meta.url);
 
+// Node serves pipe fds best as sockets (on its event loop); Bun's sockets do not read inherited pipes, but its
+// fs streams do.
 function openPipe(fd, writable) {
-  try {
-    return new net.Socket({ fd, readable: !writable, writable });
-  } catch {
-    return writable ? fs.createWriteStream(null, { fd }) : fs.createReadStream(null, { fd });
+  if (typeof Bun === "undefined") {
+    try {
+      return new net.Socket({ fd, readable: !writable, writable });
+    } catch {
+      // not a pipe or a socket: fall back to fs streams
+    }
   }
+  return writable ? fs.createWriteStream(null, { fd }) : fs.createReadStream(null, { fd });
 }
 
 const replies = openPipe(REPLY_FD, true);
@@ -50,21 +55,29 @@ function send(message) {
   replies.write(JSON.stringify(message) + "\n");
 }
 
+function cut(text, chars) {
+  return typeof text === "string" && text.length > chars ? text.slice(0, chars) + "…" : text;
+}
+
 function log(level, message) {
-  send({ log: { level, message } });
+  send({ log: { level, message: cut(message, 8192) } });
 }
 
 function errorMessage(err) {
-  if (err instanceof Error) return err.message || err.name || "Error";
-  try {
-    return typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
-  } catch {
-    return String(err);
+  let message;
+  if (err instanceof Error) message = err.message || err.name || "Error";
+  else {
+    try {
+      message = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
+    } catch {
+      message = String(err);
+    }
   }
+  return cut(message, 16384);
 }
 
 function errorStack(err) {
-  return err instanceof Error && typeof err.stack === "string" ? err.stack : undefined;
+  return err instanceof Error && typeof err.stack === "string" ? cut(err.stack, 16384) : undefined;
 }
 
 // Tools report canonical events by writing JSON lines to stdout: every complete line goes to Go, in order
@@ -246,8 +259,13 @@ function toolContext(callId) {
   const ask = (method, args) =>
     new Promise((resolve, reject) => {
       const id = nextCtxId++;
+      const line = JSON.stringify({ ctx: { id, call: callId, method, args } });
+      if (Buffer.byteLength(line) > limits.maxResultBytes) {
+        reject(new RangeError(`${method}: the arguments are too large (limit ${limits.maxResultBytes} bytes)`));
+        return;
+      }
       ctxWaiters.set(id, { resolve, reject });
-      send({ ctx: { id, call: callId, method, args } });
+      replies.write(line + "\n");
     });
   return Object.assign(function onUpdate() {}, {
     providerCall: (providerId, args) => ask("providerCall", [providerId, args ?? {}]),

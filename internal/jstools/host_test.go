@@ -384,3 +384,109 @@ func TestExplicitRuntime(t *testing.T) {
 		}
 	}
 }
+
+func TestHostDyingWhileLoadingFailsStart(t *testing.T) {
+	requireNode(t)
+	h, err := Start(context.Background(), Options{ScratchDir: t.TempDir(),
+		Packages: []Package{calcPackage, testPackage("exit-on-import", "tool.js")}})
+	if h != nil || !errors.Is(err, ErrHostExited) ||
+		!strings.Contains(err.Error(), "node exit status 3; stderr: leaving at import time") {
+		t.Fatalf("Start = %v, %v", h, err)
+	}
+}
+
+func TestHangingFactoryIsALoadError(t *testing.T) {
+	h, _ := startHost(t, Options{LoadTimeout: 300 * time.Millisecond,
+		Packages: []Package{testPackage("hang-factory", "tool.js"), calcPackage}})
+
+	errs := h.LoadErrors()
+	if len(errs) != 1 || errs[0].Package != "@test/hang-factory" ||
+		errs[0].Message != "the extension factory did not finish within 300 ms" {
+		t.Fatalf("load errors = %+v", errs)
+	}
+	if got := toolNames(h.Tools()); got != "calc,explode,emit_output" {
+		t.Errorf("tools = %s", got)
+	}
+}
+
+func TestOversizedProtocolMessageStopsTheHost(t *testing.T) {
+	h, logs := startHost(t, Options{Packages: []Package{lifecyclePackage}, MaxResultBytes: 1024, MaxLineBytes: 1024})
+
+	_, err := h.Call(context.Background(), "rogue", "toolu_1", json.RawMessage(`{"size":3000000}`))
+	if !errors.Is(err, ErrHostExited) ||
+		!strings.Contains(err.Error(), "node stopped after a protocol error: a message of 3000013 bytes exceeds the limit of 1054720") {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(logs.String(), `jstools: ignored host message" error="malformed host message: invalid character 'o' in literal null`) {
+		t.Errorf("malformed line not reported; logs:\n%s", logs)
+	}
+}
+
+func TestOversizedStdoutLinesAreDropped(t *testing.T) {
+	h, logs := startHost(t, Options{Packages: []Package{calcPackage}, MaxLineBytes: 100})
+
+	r := call(t, h, "emit_output", `{"data":{"long":"`+strings.Repeat("y", 200)+`"}}`)
+	if r.Text() != "Output saved" {
+		t.Fatalf("result = %+v", r)
+	}
+	if raw := <-h.Events(); string(raw) != `{"type":"log.written","level":"info","message":"written to fd 1"}` {
+		t.Errorf("event = %s (the oversized output.emitted line must be dropped)", raw)
+	}
+	if !strings.Contains(logs.String(), "dropped a tool output line over the size limit") {
+		t.Errorf("no log of the dropped line; logs:\n%s", logs)
+	}
+}
+
+// TestRuntimes runs one scenario on each runtime: node always, bun when it is on PATH.
+func TestRuntimes(t *testing.T) {
+	for _, runtime := range []string{"node", "bun"} {
+		t.Run(runtime, func(t *testing.T) {
+			if _, err := exec.LookPath(runtime); err != nil && runtime == "bun" {
+				t.Skip("bun is not on PATH")
+			}
+			h, _ := startHost(t, Options{Runtime: runtime, Packages: []Package{calcPackage, typeboxPackage, lifecyclePackage}})
+			if !strings.HasPrefix(h.Runtime(), runtime+" ") {
+				t.Errorf("Runtime() = %q", h.Runtime())
+			}
+			if r := call(t, h, "weather", `{"city":"Oslo","unit":"fahrenheit"}`); r.Text() != "Sunny in Oslo (fahrenheit)" {
+				t.Errorf("weather: %+v", r)
+			}
+			if r := call(t, h, "explode", `{"message":"boom"}`); !r.IsError ||
+				r.Text() != "Error in extension '@test/calc' tool 'explode': boom" {
+				t.Errorf("explode: %+v", r)
+			}
+			call(t, h, "emit_output", `{"data":{"n":1}}`)
+			want := map[string]bool{
+				`{"type":"output.emitted","data":{"n":1}}`:                          true,
+				`{"type":"log.written","level":"info","message":"written to fd 1"}`: true,
+			}
+			for len(want) > 0 {
+				raw := <-h.Events()
+				if !want[string(raw)] {
+					t.Fatalf("unexpected event %s", raw)
+				}
+				delete(want, string(raw))
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := h.Call(ctx, "wait_for_abort", "toolu_1", json.RawMessage(`{"tag":"r"}`))
+				done <- err
+			}()
+			if event := nextEvent(t, h); event["message"] != "started r" {
+				t.Fatalf("event = %v", event)
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled call: %v", err)
+			}
+			if event := nextEvent(t, h); event["message"] != "aborted r: AbortError" {
+				t.Errorf("event = %v", event)
+			}
+			if _, err := h.Call(context.Background(), "crash", "toolu_2", nil); !errors.Is(err, ErrHostExited) ||
+				!strings.Contains(err.Error(), runtime+" exit status 7") {
+				t.Errorf("crash: %v", err)
+			}
+		})
+	}
+}

@@ -230,7 +230,8 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	}
 	h := &Host{
 		opts: opts, log: opts.Logger, runtime: runtime, scratch: scratch,
-		maxMessage: max(opts.MaxResultBytes, opts.MaxLineBytes) + 1<<20,
+		// Results are measured as JSON by the host, stdout lines as raw text (JSON escapes at most 6×).
+		maxMessage: max(opts.MaxResultBytes, 6*opts.MaxLineBytes) + 1<<20,
 		pending:    map[int64]*pendingCall{}, byName: map[string]Tool{},
 		events: make(chan json.RawMessage, eventBuffer), abandon: make(chan struct{}), done: make(chan struct{}),
 		stderr: &tailLines{max: 8},

@@ -1,5 +1,18 @@
 // Plain JavaScript tools exercising the host's edges: cancellation, crashes, limits, the tool context.
 import { spawn } from "node:child_process";
+import { writeSync } from "node:fs";
+
+// writeAll writes text to fd, retrying while the (non-blocking) pipe is full.
+function writeAll(fd, text) {
+  let rest = Buffer.from(text);
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(fd, rest));
+    } catch (err) {
+      if (err.code !== "EAGAIN") throw err;
+    }
+  }
+}
 
 const say = (event) => process.stdout.write(JSON.stringify(event) + "\n");
 const text = (value) => ({ content: [{ type: "text", text: value }] });
@@ -85,6 +98,16 @@ export default async function lifecycle(pi) {
         throw new Error("thrown from a timer");
       }, 0);
       return text("scheduled");
+    },
+  });
+
+  pi.registerTool({
+    name: "rogue",
+    description: "Writes to the host's protocol pipe (fd 4) directly: a malformed line, then an oversized one.",
+    execute(_id, params) {
+      writeAll(4, "not json\n");
+      writeAll(4, JSON.stringify({ stdout: "x".repeat(params.size) }) + "\n");
+      return text("written");
     },
   });
 }

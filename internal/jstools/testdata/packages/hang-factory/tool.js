@@ -1,0 +1,5 @@
+// A factory whose promise never settles.
+export default (pi) => {
+  pi.registerTool({ name: "never_registered", execute: async () => "never" });
+  return new Promise(() => {});
+};
