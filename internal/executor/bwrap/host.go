@@ -53,9 +53,9 @@ func Inspect(ctx context.Context, bwrapPath string, sandboxID int) *Probe {
 	p.SandboxUID, p.SandboxGID = sandboxIdentity(sandboxID)
 	path := bwrapPath
 	if path == "" {
-		found, err := exec.LookPath("bwrap")
+		found, err := findBwrap()
 		if err != nil {
-			p.Err = errors.New("bwrap (bubblewrap) is not installed or not on PATH")
+			p.Err = errors.New("bwrap (bubblewrap) is not installed (not on PATH nor in /usr/bin, /bin, /usr/local/bin)")
 			p.Fix = "install bubblewrap: apt-get install bubblewrap (Debian, Ubuntu), dnf install bubblewrap (Fedora), apk add bubblewrap (Alpine)"
 			return p
 		}
@@ -84,6 +84,21 @@ func Inspect(ctx context.Context, bwrapPath string, sandboxID int) *Probe {
 		return p
 	}
 	return p
+}
+
+// findBwrap looks for bwrap on PATH, then in the usual system directories (a server started with an empty
+// environment has no PATH).
+func findBwrap() (string, error) {
+	path, err := exec.LookPath("bwrap")
+	if err == nil {
+		return path, nil
+	}
+	for _, p := range []string{"/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"} {
+		if fi, serr := os.Stat(p); serr == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", err
 }
 
 // sandboxIdentity is the host uid/gid of sandboxes: the server's own, or sandboxID (default nobody) for a

@@ -149,3 +149,21 @@ func TestRunsDir(t *testing.T) {
 		t.Errorf("private data dirs: %s, %s", a, b)
 	}
 }
+
+// A server started with an empty environment still finds bwrap in the system directories.
+func TestFindBwrapWithoutPATH(t *testing.T) {
+	want := ""
+	for _, p := range []string{"/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"} {
+		if _, err := os.Stat(p); err == nil {
+			want = p
+			break
+		}
+	}
+	if want == "" {
+		t.Skip("bwrap is not installed in a system directory")
+	}
+	t.Setenv("PATH", "")
+	if got, err := findBwrap(); err != nil || got != want {
+		t.Errorf("findBwrap() = %q, %v; want %s", got, err, want)
+	}
+}
