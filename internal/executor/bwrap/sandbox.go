@@ -24,6 +24,8 @@ const (
 	// insideProxyListen is the sandbox-local address of the forward proxy relay (the sandbox's own
 	// loopback, nothing else listens there).
 	insideProxyListen = "127.0.0.1:8081"
+	// shmBytes caps the sandbox's /dev/shm.
+	shmBytes = 64 << 20
 )
 
 // sandbox is everything one bwrap invocation needs.
@@ -44,7 +46,7 @@ type sandbox struct {
 
 // args are bwrap's options (the command follows "--" on its command line): every namespace (user, mount, pid, ipc, uts, network, cgroup), the host's
 // system directories and a few /etc entries read-only, synthetic passwd/group/hosts, a fresh /proc and /dev,
-// size-capped tmpfs for /tmp and the workspace, a read-only root, and nothing else of the host.
+// size-capped tmpfs for /dev/shm, /tmp and the workspace, a read-only root, and nothing else of the host.
 func (s *sandbox) args() []string {
 	a := []string{"--unshare-all", "--unshare-user"}
 	if s.disableUserns {
@@ -57,6 +59,7 @@ func (s *sandbox) args() []string {
 		a = append(a, "--ro-bind", s.etcDir+"/"+f, "/etc/"+f)
 	}
 	a = append(a, "--proc", "/proc", "--dev", "/dev")
+	a = append(a, s.tmpfs("/dev/shm", shmBytes)...) // POSIX shared memory and semaphores (Python multiprocessing)
 	a = append(a, s.tmpfs("/tmp", s.tmpSize)...)
 	a = append(a, s.tmpfs(Workspace, s.workspaceSize)...)
 	a = append(a, "--ro-bind", s.seedDir, insideSeed, "--ro-bind", s.binary, InsideBinary)
