@@ -5,8 +5,8 @@
 // Inside a sandbox there is: the host's system directories read-only (/usr and the /bin, /lib… links or
 // directories), a handful of /etc entries (TLS roots, the dynamic linker's cache, alternatives, time zone,
 // nsswitch, MIME types, Python's site files) and synthetic passwd/group/hosts; a fresh /proc (the sandbox's
-// own pid namespace) and a minimal /dev with its own /dev/shm; size-capped tmpfs at /tmp and /workspace (the runner's cwd, filled
-// from the run's files); the appstrate binary at /run/appstrate/appstrate and the sidecar's sockets at
+// own pid namespace) and a minimal /dev with its own /dev/shm; size-capped tmpfs at /tmp and /workspace
+// (the runner's cwd, filled from the run's files); the appstrate binary at /run/appstrate/appstrate and the sidecar's sockets at
 // /run/appstrate/sidecar.sock and proxy.sock; a read-only root. Nothing else of the host: not the data
 // directory, not other runs, not the server's files or environment. Everything runs as uid 1000 ("agent")
 // without capabilities; further user namespaces are disabled when bwrap supports it. When the server runs

@@ -44,9 +44,10 @@ type sandbox struct {
 	env           map[string]string
 }
 
-// args are bwrap's options (the command follows "--" on its command line): every namespace (user, mount, pid, ipc, uts, network, cgroup), the host's
-// system directories and a few /etc entries read-only, synthetic passwd/group/hosts, a fresh /proc and /dev,
-// size-capped tmpfs for /dev/shm, /tmp and the workspace, a read-only root, and nothing else of the host.
+// args are bwrap's options (the command follows "--" on its command line): every namespace (user, mount,
+// pid, ipc, uts, network, cgroup), the host's system directories and a few /etc entries read-only, synthetic
+// passwd/group/hosts, a fresh /proc and /dev, size-capped tmpfs for /dev/shm, /tmp and the workspace, a
+// read-only root, and nothing else of the host.
 func (s *sandbox) args() []string {
 	a := []string{"--unshare-all", "--unshare-user"}
 	if s.disableUserns {
