@@ -273,15 +273,11 @@ function toolContext(callId) {
   });
 }
 
-async function call(request) {
-  const tool = registry.get(request.tool);
-  if (!tool) {
-    send({ id: request.id, error: { message: `unknown tool '${request.tool}'` } });
-    return;
-  }
-  const controller = new AbortController();
-  running.set(request.id, controller);
+async function call(request, controller) {
   try {
+    const tool = registry.get(request.tool);
+    if (!tool) throw new Error(`unknown tool '${request.tool}'`);
+    if (controller.signal.aborted) throw new Error("the call was cancelled before it started");
     const value = await tool.execute(request.toolCallId, request.params ?? {}, controller.signal, toolContext(request.id));
     const line = JSON.stringify({ id: request.id, result: toolResult(value) });
     const bytes = Buffer.byteLength(line);
@@ -315,10 +311,14 @@ async function handle(request) {
       await loaded;
       send({ id: request.id, result: list() });
       return;
-    case "call":
+    case "call": {
+      // Registered before any await, so that a cancel right behind the call finds it.
+      const controller = new AbortController();
+      running.set(request.id, controller);
       await loaded;
-      await call(request);
+      await call(request, controller);
       return;
+    }
     case "cancel":
       running.get(request.id)?.abort(new DOMException("The tool call was cancelled", "AbortError"));
       return;
