@@ -58,6 +58,7 @@ func startJobs(t *testing.T, a *app.App, fake *executortest.Fake) {
 		t.Fatal(err)
 	}
 	a.Runs.Executor = fake
+	a.Runs.Planner = nil // these tests drive the worker with a scripted executor; runplan and e2e test the plan
 	if err := a.Runs.RegisterWorker(a.Jobs); err != nil {
 		t.Fatal(err)
 	}
