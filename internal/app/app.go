@@ -314,7 +314,7 @@ func (a *App) registerRoutes() {
 	schedroutes.Register(a.HTTP.API(), schedroutes.Deps{Schedules: a.Schedules, Limiter: a.Limiter, AppURL: a.Config.AppURL})
 	runside.Register(a.HTTP.API(), runside.Deps{Runs: a.Runs, Limiter: a.Limiter}) // /internal/*, run token
 	modelroutes.Register(a.HTTP.API(), modelroutes.Deps{Models: a.Models, Limiter: a.Limiter})
-	rtroutes.Register(a.HTTP.Mux(), rtroutes.Deps{Hub: a.Realtime, Strategies: a.strategies, Tenancy: a.tenancy})
+	rtroutes.Register(a.HTTP.Mux(), rtroutes.Deps{Hub: a.Realtime, DB: a.DB, Strategies: a.strategies, Tenancy: a.tenancy})
 	notifroutes.Register(a.HTTP.API(), notifications.Service{DB: a.DB})
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/appstrate/appstrate-go/internal/realtime"
 	"github.com/appstrate/appstrate-go/internal/sink"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/types/isotime"
@@ -331,7 +332,26 @@ func (s *Service) applyMetric(ctx context.Context, tx *store.Tx, run runRef, usa
 	if err := upsertRunnerUsage(ctx, tx, run, usage, cost); err != nil {
 		return err
 	}
-	return bumpCost(ctx, tx, run.id)
+	if err := bumpCost(ctx, tx, run.id); err != nil {
+		return err
+	}
+	return notifyMetric(ctx, tx, run, usage)
+}
+
+// notifyMetric raises run_metric for the live streams (API.md §6), delivered when the transaction commits.
+// Unlike upstream there is no per-run debounce: the runner reports once per model turn.
+func notifyMetric(ctx context.Context, tx *store.Tx, run runRef, usage sink.TokenUsage) error {
+	var cost sql.NullFloat64
+	var pkg sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT cost, package_id FROM runs WHERE id = ?`, run.id).Scan(&cost, &pkg); err != nil {
+		return fmt.Errorf("read cost of %s: %w", run.id, err)
+	}
+	payload, err := json.Marshal(map[string]any{"runId": run.id, "orgId": run.orgID, "applicationId": run.appID,
+		"packageId": pkg.String, "tokenUsage": usage, "costSoFar": cost.Float64})
+	if err != nil {
+		return fmt.Errorf("encode run metric: %w", err)
+	}
+	return realtime.NotifyMetric(ctx, tx, string(payload))
 }
 
 func levelOr(level *string, def string, allowed ...string) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/appstrate/appstrate-go/internal/apptest"
+	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/types/isotime"
 )
 
@@ -158,6 +159,33 @@ func TestRunStreams(t *testing.T) {
 		vlog := next(t, one, "run_log")
 		if d, ok := vlog["data"].(map[string]any); !ok || d["k"] != float64(1) {
 			t.Fatalf("verbose run_log = %v", vlog)
+		}
+
+		// A late client replays with ?since=, then follows live without duplicates.
+		late := url.Values{"orgId": {org}, "applicationId": {app}, "since": {"0"}}
+		replayed, _ := stream(t, srv, "/api/realtime/runs/run_00000000-0000-4000-8000-000000000001", late, h)
+		if got := next(t, replayed, "run_log"); got["message"] != "hello" {
+			t.Fatalf("replayed run_log = %v", got)
+		}
+		if _, err := e.DB.ExecContext(ctx, `INSERT INTO run_logs (run_id, org_id, type, level, event, message, created_at)
+			VALUES (?, ?, 'progress', 'info', 'progress', 'second', ?)`, "run_00000000-0000-4000-8000-000000000001", org, now); err != nil {
+			t.Fatal(err)
+		}
+		if got := next(t, replayed, "run_log"); got["message"] != "second" {
+			t.Fatalf("live run_log after the replay = %v", got)
+		}
+		bad := url.Values{"orgId": {org}, "applicationId": {app}, "since": {"x"}}
+		if _, resp := stream(t, srv, "/api/realtime/runs/run_00000000-0000-4000-8000-000000000001", bad, h); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("since=x: %d", resp.StatusCode)
+		}
+
+		// run_metric notifications reach the streams too.
+		if err := store.Notify(ctx, e.DB, "run_metric", `{"runId":"run_00000000-0000-4000-8000-000000000001","orgId":"`+org+
+			`","applicationId":"`+app+`","packageId":null,"tokenUsage":{"input_tokens":3},"costSoFar":0.5}`); err != nil {
+			t.Fatal(err)
+		}
+		if got := next(t, all, "run_metric"); got["costSoFar"] != 0.5 {
+			t.Fatalf("run_metric = %v", got)
 		}
 	})
 }

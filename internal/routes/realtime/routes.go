@@ -11,11 +11,13 @@ import (
 	"github.com/appstrate/appstrate-go/internal/httpapi"
 	"github.com/appstrate/appstrate-go/internal/ids"
 	rt "github.com/appstrate/appstrate-go/internal/realtime"
+	"github.com/appstrate/appstrate-go/internal/store"
 )
 
 // Deps are what the streams need.
 type Deps struct {
 	Hub        *rt.Hub
+	DB         *store.DB // the log rows a per-run stream replays with ?since=
 	Strategies []httpapi.Strategy
 	Tenancy    httpapi.TenancyResolver
 	// PingEvery is the keep-alive interval (default 30 s).
@@ -76,17 +78,31 @@ func (s *streams) serve(scope func(*http.Request) rt.Filter) http.HandlerFunc {
 		sub := s.d.Hub.Subscribe(f)
 		defer sub.Close()
 		verbose := r.URL.Query().Get("verbose") == "true"
+		var replay []rt.Event
+		if raw := r.URL.Query().Get("since"); raw != "" && f.RunID != "" {
+			since, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil || since < 0 {
+				httpapi.WriteProblem(w, r, httpapi.BadRequest("invalid_request", "since must be a log id (an integer ≥ 0)").WithParam("since"))
+				return
+			}
+			// Subscribed first, read second: nothing falls between the replay and the live tail.
+			if replay, err = rt.LogsSince(r.Context(), s.d.DB, f.OrgID, f.AppID, f.RunID, since); err != nil {
+				httpapi.WriteProblem(w, r, httpapi.Internal())
+				return
+			}
+		}
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Connection", "keep-alive")
 		h.Set("X-Accel-Buffering", "no")
 		w.WriteHeader(http.StatusOK)
-		s.pump(w, flusher, r, sub, verbose)
+		s.pump(w, flusher, r, sub, replay, verbose)
 	}
 }
 
-func (s *streams) pump(w http.ResponseWriter, flusher http.Flusher, r *http.Request, sub *rt.Subscription, verbose bool) {
+func (s *streams) pump(w http.ResponseWriter, flusher http.Flusher, r *http.Request, sub *rt.Subscription,
+	replay []rt.Event, verbose bool) {
 	subID := strconv.FormatInt(s.next.Add(1), 10)
 	n := 0
 	ping := s.d.PingEvery
@@ -96,6 +112,23 @@ func (s *streams) pump(w http.ResponseWriter, flusher http.Flusher, r *http.Requ
 	timer := time.NewTimer(ping)
 	defer timer.Stop()
 	writeFrame(w, "ping", "", "")
+	var lastReplayed int64
+	send := func(e rt.Event) {
+		payload := e.Payload // shared with the other subscribers: never modified
+		if e.Name == "run_log" && !verbose {
+			payload = without(payload, "data")
+		}
+		data, err := json.Marshal(payload)
+		if err != nil {
+			return
+		}
+		n++
+		writeFrame(w, e.Name, string(data), subID+":"+strconv.Itoa(n))
+	}
+	for _, e := range replay {
+		send(e)
+		lastReplayed = e.LogID()
+	}
 	flusher.Flush()
 	for {
 		select {
@@ -107,16 +140,10 @@ func (s *streams) pump(w http.ResponseWriter, flusher http.Flusher, r *http.Requ
 			if !ok {
 				return // fell behind: the client reconnects
 			}
-			payload := e.Payload // shared with the other subscribers: never modified
-			if e.Name == "run_log" && !verbose {
-				payload = without(payload, "data")
+			if id := e.LogID(); id != 0 && id <= lastReplayed {
+				continue // already sent by the replay
 			}
-			data, err := json.Marshal(payload)
-			if err != nil {
-				continue
-			}
-			n++
-			writeFrame(w, e.Name, string(data), subID+":"+strconv.Itoa(n))
+			send(e)
 		}
 		flusher.Flush()
 		timer.Reset(ping)
