@@ -30,6 +30,12 @@ type Config struct {
 	WorkspaceDir string
 	// AgentTools are the platform tools offered to the model (output, log, note, pin, report).
 	AgentTools []string
+	// ToolPackages are the agent's third-party tool packages (TypeScript or JavaScript), hosted in a
+	// JavaScript runtime (internal/jstools) when there are any.
+	ToolPackages []ToolPackage
+	// JSRuntime is the JavaScript runtime of the tool packages: "" (node, else bun, on PATH), "node", "bun"
+	// or the path of either.
+	JSRuntime string
 	// MaxTurns caps the model calls of the run (0: DefaultMaxTurns).
 	MaxTurns int
 	// StartedAt is when the runtime started (zero: when Run is called); "runtime ready" and durationMs count
@@ -41,6 +47,16 @@ type Config struct {
 
 	Sink    SinkConfig
 	Sidecar SidecarConfig
+}
+
+// ToolPackage is a third-party tool package in the workspace (AGENT_TOOL_PACKAGES).
+type ToolPackage struct {
+	// ID is the package id, e.g. "@acme/fetch-json".
+	ID string `json:"id"`
+	// Dir holds the package's files: relative to the workspace, or absolute inside it.
+	Dir string `json:"dir"`
+	// Entrypoint is the manifest's entrypoint, relative to Dir.
+	Entrypoint string `json:"entrypoint"`
 }
 
 // Model is the model the run talks to.

@@ -149,6 +149,7 @@ func ParseEnv(lookup func(string) (string, bool), cwd string) (Config, string, e
 	cfg.OutputSchema = parseOutputSchema(p)
 	cfg.ConnectedProviders = parseProviders(p)
 	cfg.AgentTools = parseAgentTools(p)
+	cfg.ToolPackages = parseToolPackages(p)
 	cfg.MaxTurns = p.positiveInt("MAX_TURNS", DefaultMaxTurns)
 
 	cfg.Sink = SinkConfig{
@@ -328,6 +329,46 @@ func parseAgentTools(p *envParser) []string {
 		}
 	}
 	return out
+}
+
+// parseToolPackages reads AGENT_TOOL_PACKAGES: a JSON array of {id, dir, entrypoint}, each with an id and a
+// dir that stays in the workspace. An empty entrypoint is kept: Run reports that package as not loadable.
+func parseToolPackages(p *envParser) []ToolPackage {
+	v := p.get("AGENT_TOOL_PACKAGES")
+	if v == "" {
+		return nil
+	}
+	var pkgs []ToolPackage
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pkgs); err != nil {
+		p.issue(`AGENT_TOOL_PACKAGES must be a JSON array of {"id", "dir", "entrypoint"}, got %q (%v)`, preview(v, 200), err)
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []ToolPackage
+	for i, pkg := range pkgs {
+		switch {
+		case strings.TrimSpace(pkg.ID) == "":
+			p.issue("AGENT_TOOL_PACKAGES[%d]: id is required", i)
+		case seen[pkg.ID]:
+			p.issue("AGENT_TOOL_PACKAGES[%d]: %s is listed twice", i, pkg.ID)
+		case strings.TrimSpace(pkg.Dir) == "":
+			p.issue("AGENT_TOOL_PACKAGES[%d] (%s): dir is required", i, pkg.ID)
+		case !filepath.IsAbs(pkg.Dir) && escapes(pkg.Dir):
+			p.issue("AGENT_TOOL_PACKAGES[%d] (%s): dir %q leaves the workspace", i, pkg.ID, pkg.Dir)
+		default:
+			seen[pkg.ID] = true
+			out = append(out, pkg)
+		}
+	}
+	return out
+}
+
+// escapes reports whether a relative path climbs out of its base.
+func escapes(rel string) bool {
+	clean := filepath.Clean(rel)
+	return clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator))
 }
 
 // LoadEnv is ParseEnv plus the checks that need the file system: the workspace must be a directory and

@@ -73,7 +73,7 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (sink.RunResult,
 
 	deps := Deps{Sink: sinkClient, Logger: log}
 	if deps.LLM, err = newModelClient(cfg, httpClient); err == nil && cfg.Sidecar.URL != "" {
-		deps.Tools, err = ConnectSidecar(ctx, cfg.Sidecar.URL, cfg.Sidecar.Token, httpClient,
+		deps.Sidecar, err = ConnectSidecar(ctx, cfg.Sidecar.URL, cfg.Sidecar.Token, httpClient,
 			cfg.ConnectedProviders, cfg.Sidecar.ConnectTimeout)
 	}
 	if err != nil {

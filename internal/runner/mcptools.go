@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,11 +30,18 @@ const (
 	mcpBackoffCap  = time.Second
 )
 
+// Sidecar is the run's session with its sidecar's MCP server: the tools it lends the model, and the tool
+// context (provider calls, resources) of the tool packages.
+type Sidecar struct {
+	client    *mcp.Client
+	providers []string
+	tools     []mcp.Tool // provider_call (with providers), run_history, recall_memory
+}
+
 // ConnectSidecar connects to the sidecar's MCP endpoint (SidecarURL + "/mcp"), retrying with full-jitter
-// backoff until timeout, and returns the tools the model gets from it: run_history and recall_memory, plus
-// provider_call (its providerId restricted to providers) when providers is not empty. A sidecar that lacks one
-// of them is an error.
-func ConnectSidecar(ctx context.Context, sidecarURL, token string, httpClient *http.Client, providers []string, timeout time.Duration) ([]Tool, error) {
+// backoff until timeout, and checks that it offers run_history and recall_memory, plus provider_call when
+// providers (the connected providers) is not empty. A sidecar that lacks one of them is an error.
+func ConnectSidecar(ctx context.Context, sidecarURL, token string, httpClient *http.Client, providers []string, timeout time.Duration) (*Sidecar, error) {
 	header := http.Header{}
 	if token != "" {
 		header.Set(SidecarTokenHeader, token)
@@ -54,7 +62,7 @@ func ConnectSidecar(ctx context.Context, sidecarURL, token string, httpClient *h
 	for _, t := range list {
 		byName[t.Name] = t
 	}
-	var tools []Tool
+	s := &Sidecar{client: client, providers: slices.Clone(providers)}
 	var missing []string
 	for _, name := range wanted {
 		t, ok := byName[name]
@@ -62,16 +70,29 @@ func ConnectSidecar(ctx context.Context, sidecarURL, token string, httpClient *h
 			missing = append(missing, name)
 			continue
 		}
-		schema := t.InputSchema
-		if name == ToolProviderCall {
-			schema = restrictProviderIDs(schema, providers)
-		}
-		tools = append(tools, mcpTool(client, t.Name, t.Description, schema))
+		s.tools = append(s.tools, t)
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("sidecar MCP server lacks the tool(s) %s", strings.Join(missing, ", "))
 	}
-	return tools, nil
+	return s, nil
+}
+
+// Tools are the sidecar's tools for the model, in the order provider_call, run_history, recall_memory.
+// run_history and recall_memory are forwarded as is. provider_call takes the runner-side arguments (RUNTIME.md
+// §4.4: the sidecar's, plus bodies and parts read from workspace files and responseMode) with its providerId
+// restricted to the connected providers, and answers {status, headers, body}, large and binary bodies saved in
+// ws under responses/.
+func (s *Sidecar) Tools(ws *Workspace) []Tool {
+	tools := make([]Tool, 0, len(s.tools))
+	for _, t := range s.tools {
+		if t.Name == ToolProviderCall {
+			tools = append(tools, s.providerCallTool(ws))
+			continue
+		}
+		tools = append(tools, mcpTool(s.client, t.Name, t.Description, t.InputSchema))
+	}
+	return tools
 }
 
 // connectMCP initializes the session and lists the tools, retrying every failure until the deadline.

@@ -47,7 +47,8 @@ type aggregate struct {
 	logs     []sink.LogEntry
 }
 
-// fill copies the aggregate into a RunResult.
+// fill copies the aggregate into a RunResult. An output with a top-level "state" pins it as the checkpoint
+// when the run pinned none (the seed vocabulary: the next run sees it as its previous state).
 func (a *aggregate) fill(r *sink.RunResult) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -60,7 +61,28 @@ func (a *aggregate) fill(r *sink.RunResult) {
 			r.Pinned[k] = v
 		}
 	}
+	if _, pinned := r.Pinned[checkpointKey]; !pinned {
+		if state, ok := outputState(a.output); ok {
+			if r.Pinned == nil {
+				r.Pinned = map[string]sink.Pinned{}
+			}
+			r.Pinned[checkpointKey] = sink.Pinned{Content: state}
+		}
+	}
 	r.Report = strings.Join(a.report, "\n")
+}
+
+// outputState is the top-level "state" of an output object: present, not null, and within the size of a pin.
+func outputState(output json.RawMessage) (json.RawMessage, bool) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(output, &obj) != nil {
+		return nil, false
+	}
+	state := bytes.TrimSpace(obj["state"])
+	if len(state) == 0 || string(state) == "null" || len(state) > maxPinBytes {
+		return nil, false
+	}
+	return json.RawMessage(append([]byte(nil), state...)), true
 }
 
 // platformTools are the tools that only record into agg and emit canonical events. Those not listed in
@@ -124,13 +146,19 @@ func outputTool(agg *aggregate, emit emitFunc, outputSchema json.RawMessage) (To
 					return "", &ToolError{Message: outputValidationMessage(errs)}
 				}
 			}
-			agg.mu.Lock()
-			agg.output = json.RawMessage(append([]byte(nil), data...))
-			agg.mu.Unlock()
-			emit(ctx, sink.TypeOutput, map[string]any{"data": json.RawMessage(data)})
+			recordOutput(ctx, agg, emit, data)
 			return "Output recorded.", nil
 		},
 	}, nil
+}
+
+// recordOutput makes data (a JSON object) the run's output, replacing an earlier one.
+func recordOutput(ctx context.Context, agg *aggregate, emit emitFunc, data json.RawMessage) {
+	data = json.RawMessage(append([]byte(nil), data...))
+	agg.mu.Lock()
+	agg.output = data
+	agg.mu.Unlock()
+	emit(ctx, sink.TypeOutput, map[string]any{"data": data})
 }
 
 // outputValidationMessage is the error the model gets for an output that does not match the schema.
@@ -179,22 +207,26 @@ func logTool(agg *aggregate, emit emitFunc) Tool {
 			if err := decodeArgs(raw, &a); err != nil {
 				return "", err
 			}
-			if a.Level == "" {
-				a.Level = "info"
-			}
-			if a.Level != "info" && a.Level != "warn" && a.Level != "error" {
-				return "", toolErrorf(`Invalid arguments: "level" must be info, warn or error`)
-			}
-			if strings.TrimSpace(a.Message) == "" {
-				return "", toolErrorf(`Invalid arguments: "message" is required`)
-			}
-			agg.mu.Lock()
-			agg.logs = append(agg.logs, sink.LogEntry{Level: a.Level, Message: a.Message, Timestamp: time.Now().UnixMilli()})
-			agg.mu.Unlock()
-			emit(ctx, sink.TypeLog, map[string]any{"level": a.Level, "message": a.Message})
-			return fmt.Sprintf("Logged [%s]: %s", a.Level, a.Message), nil
+			return addLog(ctx, agg, emit, a.Level, a.Message)
 		},
 	}
+}
+
+func addLog(ctx context.Context, agg *aggregate, emit emitFunc, level, message string) (string, error) {
+	if level == "" {
+		level = "info"
+	}
+	if level != "info" && level != "warn" && level != "error" {
+		return "", toolErrorf(`Invalid arguments: "level" must be info, warn or error`)
+	}
+	if strings.TrimSpace(message) == "" {
+		return "", toolErrorf(`Invalid arguments: "message" is required`)
+	}
+	agg.mu.Lock()
+	agg.logs = append(agg.logs, sink.LogEntry{Level: level, Message: message, Timestamp: time.Now().UnixMilli()})
+	agg.mu.Unlock()
+	emit(ctx, sink.TypeLog, map[string]any{"level": level, "message": message})
+	return fmt.Sprintf("Logged [%s]: %s", level, message), nil
 }
 
 func noteTool(agg *aggregate, emit emitFunc) Tool {
@@ -311,16 +343,20 @@ func reportTool(agg *aggregate, emit emitFunc) Tool {
 			if err := decodeArgs(raw, &a); err != nil {
 				return "", err
 			}
-			if strings.TrimSpace(a.Content) == "" {
-				return "", toolErrorf(`Invalid arguments: "content" is required`)
-			}
-			agg.mu.Lock()
-			agg.report = append(agg.report, a.Content)
-			agg.mu.Unlock()
-			emit(ctx, sink.TypeReport, map[string]any{"content": a.Content})
-			return "Report updated", nil
+			return addReport(ctx, agg, emit, a.Content)
 		},
 	}
+}
+
+func addReport(ctx context.Context, agg *aggregate, emit emitFunc, content string) (string, error) {
+	if strings.TrimSpace(content) == "" {
+		return "", toolErrorf(`Invalid arguments: "content" is required`)
+	}
+	agg.mu.Lock()
+	agg.report = append(agg.report, content)
+	agg.mu.Unlock()
+	emit(ctx, sink.TypeReport, map[string]any{"content": content})
+	return "Report updated", nil
 }
 
 func addMemoryTool(agg *aggregate, emit emitFunc) Tool {

@@ -21,8 +21,11 @@ type Deps struct {
 	LLM llm.Client
 	// Sink receives the events and the result.
 	Sink EventSink
-	// Tools are offered to the model next to the workspace and platform tools (the sidecar's MCP tools); a
-	// tool here replaces a built-in one of the same name.
+	// Sidecar is the session with the run's sidecar (nil: none): its tools are offered to the model and it
+	// serves the tool context of the tool packages.
+	Sidecar *Sidecar
+	// Tools are offered to the model next to the workspace, platform and sidecar tools; a tool here replaces
+	// a built-in one of the same name.
 	Tools []Tool
 	// Logger receives the runner's own diagnostics (nil: discarded).
 	Logger *slog.Logger
@@ -66,14 +69,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) (result sink.RunResult, err
 
 // run is the state of one Run.
 type run struct {
-	cfg    Config
-	llm    llm.Client
-	sink   EventSink
-	log    *slog.Logger
-	events emitter
-	extra  []Tool
-	agg    aggregate
-	start  time.Time
+	cfg     Config
+	llm     llm.Client
+	sink    EventSink
+	log     *slog.Logger
+	events  emitter
+	extra   []Tool
+	sidecar *Sidecar
+	agg     aggregate
+	start   time.Time
 
 	usage  llm.Usage
 	cost   float64
@@ -91,7 +95,7 @@ func newRun(cfg Config, deps Deps) *run {
 		start = time.Now()
 	}
 	return &run{cfg: cfg, llm: deps.LLM, sink: deps.Sink, log: log, events: emitter{sink: deps.Sink, log: log},
-		extra: deps.Tools, start: start}
+		extra: deps.Tools, sidecar: deps.Sidecar, start: start}
 }
 
 func (r *run) fail(info *sink.ErrorInfo) {
@@ -116,7 +120,15 @@ func (r *run) execute(ctx context.Context) {
 		return
 	}
 	tools := newToolset(workspaceTools(ws, r.cfg.BashEnv)...)
-	for _, t := range append(platform, r.extra...) {
+	for _, t := range platform {
+		tools.add(t)
+	}
+	if r.sidecar != nil {
+		for _, t := range r.sidecar.Tools(ws) {
+			tools.add(t)
+		}
+	}
+	for _, t := range r.extra {
 		tools.add(t)
 	}
 	for _, name := range r.cfg.AgentTools {
@@ -125,10 +137,23 @@ func (r *run) execute(ctx context.Context) {
 				name, strings.Join(PlatformTools, ", ")), map[string]any{"tool": name})
 		}
 	}
+	packages, packageTools, err := r.startToolPackages(ctx, ws, r.sidecar, tools.has)
+	if err != nil {
+		r.failWith(ctx, err.Error())
+		return
+	}
+	defer packages.close()
+	for _, t := range packageTools {
+		tools.add(t)
+	}
+	extensions := 0
+	if packages != nil {
+		extensions = packages.loaded
+	}
 	r.events.emit(ctx, sink.TypeProgress, map[string]any{
 		"message": fmt.Sprintf("runtime ready in %dms", time.Since(r.start).Milliseconds()),
 		"level":   "info",
-		"data": map[string]any{"bundleLoaded": false, "extensions": 0,
+		"data": map[string]any{"bundleLoaded": false, "extensions": extensions,
 			"runtimeProtocolVersion": RuntimeProtocolVersion, "tools": tools.visibleNames()},
 	})
 	r.loop(ctx, tools)
@@ -155,6 +180,10 @@ func (r *run) loop(ctx context.Context, tools *toolset) {
 		if r.interrupted(ctx) {
 			return
 		}
+		if n := fitContext(&req, r.cfg.Model.ContextWindow, r.cfg.Model.MaxTokens); n > 0 {
+			r.log.Info("runner: old tool results shortened to fit the context window", "results", n,
+				"contextWindow", r.cfg.Model.ContextWindow)
+		}
 		resp, err := r.callModel(ctx, req)
 		if err != nil {
 			if r.interrupted(ctx) {
@@ -176,7 +205,7 @@ func (r *run) loop(ctx context.Context, tools *toolset) {
 		results := make([]llm.Part, 0, len(calls))
 		for _, call := range calls {
 			r.events.toolStart(ctx, call)
-			text, isError := tools.call(ctx, call.Name, []byte(call.Arguments))
+			text, isError := tools.call(WithToolCallID(ctx, call.ID), call.Name, []byte(call.Arguments))
 			r.events.toolEnd(ctx, call, text, isError)
 			results = append(results, llm.ToolResultPart(call.ID, call.Name, text, isError))
 		}

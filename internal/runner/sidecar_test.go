@@ -2,8 +2,8 @@ package runner_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -71,13 +71,7 @@ func (s *fakeSidecar) mcpServer() *mcp.Server {
 				Target string `json:"target"`
 			}
 			_ = json.Unmarshal(args, &a)
-			if strings.Contains(a.Target, "fail") {
-				return mcp.ErrorResult("Upstream request failed: ECONNREFUSED (api.example.com)"), nil
-			}
-			return &mcp.CallToolResult{Content: []mcp.Content{
-				mcp.TextContent(`{"status":200}`),
-				mcp.ResourceLinkContent("appstrate://provider-response/run_x/01J", "provider:gmail", "application/json"),
-			}}, nil
+			return providerAnswer(a.Target), nil
 		},
 		runner.ToolRunHistory: func(_ context.Context, args json.RawMessage) (*mcp.CallToolResult, error) {
 			record(runner.ToolRunHistory, args)
@@ -88,6 +82,14 @@ func (s *fakeSidecar) mcpServer() *mcp.Server {
 			return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(`{"memories":[]}`)}}, nil
 		},
 	}
+	srv.SetResourceReader(func(_ context.Context, uri string) (*mcp.ReadResourceResult, error) {
+		c, ok := storedResources[uri]
+		if !ok {
+			return nil, mcp.NewError(mcp.CodeInvalidParams, "unknown resource "+uri)
+		}
+		c.URI = uri
+		return &mcp.ReadResourceResult{Contents: []mcp.ResourceContents{c}}, nil
+	})
 	schemas := map[string]string{
 		runner.ToolProviderCall: `{"type":"object","properties":{"providerId":{"type":"string","pattern":"^[a-z]+$"},"target":{"type":"string"}},"required":["providerId","target"],"additionalProperties":false}`,
 		runner.ToolRunHistory:   `{"type":"object","properties":{"limit":{"type":"integer"}}}`,
@@ -99,6 +101,58 @@ func (s *fakeSidecar) mcpServer() *mcp.Server {
 		}
 	}
 	return srv
+}
+
+// Resources the fake sidecar stores, as the real one spills large and binary responses.
+const (
+	bigJSONURI = "appstrate://provider-response/run_x/01JBIG"
+	pngURI     = "appstrate://provider-response/run_x/01JPNG"
+	goneURI    = "appstrate://provider-response/run_x/01JGONE"
+)
+
+var (
+	bigJSON         = `{"items":"` + strings.Repeat("x", 40000) + `"}`
+	hugeText        = strings.Repeat("a,b\n", 70000) // over DefaultMaxInlineBytes
+	pngBytes        = []byte("\x89PNG\r\n\x1a\nnot really an image")
+	storedResources = map[string]mcp.ResourceContents{
+		bigJSONURI: {MimeType: "application/json", Text: bigJSON},
+		pngURI:     {MimeType: "image/png", Blob: base64.StdEncoding.EncodeToString(pngBytes), IsBlob: true},
+	}
+)
+
+// providerAnswer is the fake sidecar's provider_call result for a target, shaped as internal/sidecar shapes
+// them: the body inline, or a note and a resource link; the upstream status and headers in the meta.
+func providerAnswer(target string) *mcp.CallToolResult {
+	upstream := func(status int, contentType string) map[string]any {
+		return map[string]any{"appstrate/upstream": map[string]any{"status": status,
+			"headers": map[string]string{"content-type": contentType, "etag": `"v1"`}}}
+	}
+	link := func(uri, mimeType string) []mcp.Content {
+		return []mcp.Content{mcp.TextContent("The response is too large to show inline; it is stored as " + uri),
+			mcp.ResourceLinkContent(uri, "provider:notion", mimeType)}
+	}
+	switch {
+	case strings.Contains(target, "fail"):
+		res := mcp.ErrorResult("Upstream request failed: ECONNREFUSED (api.example.com)")
+		res.Meta = map[string]any{"appstrate/upstream": map[string]any{"status": 0, "headers": map[string]string{}}}
+		return res
+	case strings.Contains(target, "missing"):
+		res := &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(`{"error":"not found"}`)}, IsError: true}
+		res.Meta = upstream(404, "application/json")
+		return res
+	case strings.Contains(target, "big"):
+		return &mcp.CallToolResult{Content: link(bigJSONURI, "application/json"), Meta: upstream(200, "application/json")}
+	case strings.Contains(target, "png"):
+		return &mcp.CallToolResult{Content: link(pngURI, "image/png"), Meta: upstream(200, "image/png")}
+	case strings.Contains(target, "gone"):
+		return &mcp.CallToolResult{Content: link(goneURI, "text/plain"), Meta: upstream(200, "text/plain")}
+	case strings.Contains(target, "huge"):
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(hugeText)}, Meta: upstream(200, "text/csv")}
+	case strings.Contains(target, "cut"):
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent("abc\n[truncated: response exceeded 3 bytes]")},
+			Meta: upstream(200, "text/plain")}
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent(`{"ok":true}`)}, Meta: upstream(200, "application/json")}
 }
 
 func (s *fakeSidecar) recorded() []string {
@@ -134,21 +188,35 @@ func tempSocketDir(t *testing.T) (string, error) {
 	return dir, err
 }
 
+// connect connects to a fake sidecar and returns its tools for a workspace in a temp dir, by name.
+func connect(t *testing.T, url string, providers []string) (*runner.Sidecar, map[string]runner.Tool, *runner.Workspace) {
+	t.Helper()
+	sc, err := runner.ConnectSidecar(context.Background(), url, sidecarToken, nil, providers, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := runner.OpenWorkspace(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	byName := map[string]runner.Tool{}
+	for _, tl := range sc.Tools(ws) {
+		byName[tl.Name] = tl
+	}
+	return sc, byName, ws
+}
+
 func TestConnectSidecar(t *testing.T) {
 	sc := newFakeSidecar(llmtest.Script{})
 	sc.unavailable.Store(3) // the sidecar is still starting: the runner retries
 	srv := httptest.NewServer(sc)
 	t.Cleanup(srv.Close)
 
-	tools, err := runner.ConnectSidecar(context.Background(), srv.URL, sidecarToken, nil, []string{"@acme/gmail", "notion"}, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sidecar, byName, _ := connect(t, srv.URL, []string{"@acme/gmail", "notion"})
 	var names []string
-	byName := map[string]runner.Tool{}
-	for _, tl := range tools {
+	for _, tl := range sidecar.Tools(nil) {
 		names = append(names, tl.Name)
-		byName[tl.Name] = tl
 	}
 	if strings.Join(names, ",") != "provider_call,run_history,recall_memory" {
 		t.Fatalf("tools %v", names)
@@ -163,16 +231,14 @@ func TestConnectSidecar(t *testing.T) {
 	if _, hasPattern := pid["pattern"]; hasPattern || mustJSON(t, pid["enum"]) != `["@acme/gmail","notion"]` {
 		t.Fatalf("providerId schema %v", pid)
 	}
-
-	ctx := context.Background()
-	out, err := byName["provider_call"].Call(ctx, json.RawMessage(`{"providerId":"notion","target":"https://api.notion.com/v1/me"}`))
-	if err != nil || out != "{\"status\":200}\n[resource appstrate://provider-response/run_x/01J (provider:gmail)]" {
-		t.Fatalf("provider_call = %q, %v", out, err)
+	if _, ok := schema.Properties["responseMode"]; !ok {
+		t.Fatalf("the runner-side schema lacks responseMode: %s", byName["provider_call"].Schema)
 	}
-	_, err = byName["provider_call"].Call(ctx, json.RawMessage(`{"providerId":"notion","target":"https://fail"}`))
-	var te *runner.ToolError
-	if !errors.As(err, &te) || te.Message != "Upstream request failed: ECONNREFUSED (api.example.com)" {
-		t.Fatalf("failing provider_call = %v", err)
+
+	ctx := runner.WithToolCallID(context.Background(), "call_1")
+	out, err := byName["provider_call"].Call(ctx, json.RawMessage(`{"providerId":"notion","target":"https://api.notion.com/v1/me"}`))
+	if err != nil || out != `{"status":200,"headers":{"content-type":"application/json","etag":"\"v1\""},"body":{"kind":"text","text":"{\"ok\":true}"}}` {
+		t.Fatalf("provider_call = %s, %v", out, err)
 	}
 	if out, err := byName["recall_memory"].Call(ctx, nil); err != nil || out != `{"memories":[]}` {
 		t.Fatalf("recall_memory = %q, %v", out, err)
@@ -181,8 +247,7 @@ func TestConnectSidecar(t *testing.T) {
 		t.Fatal("malformed arguments were forwarded")
 	}
 	got := strings.Join(sc.recorded(), "\n")
-	want := "provider_call {\"providerId\":\"notion\",\"target\":\"https://api.notion.com/v1/me\"}\n" +
-		"provider_call {\"providerId\":\"notion\",\"target\":\"https://fail\"}\nrecall_memory {}"
+	want := "provider_call {\"providerId\":\"notion\",\"target\":\"https://api.notion.com/v1/me\"}\nrecall_memory {}"
 	if got != want {
 		t.Fatalf("the sidecar received\n%s\nwant\n%s", got, want)
 	}
@@ -193,9 +258,12 @@ func TestConnectSidecarWithoutProviders(t *testing.T) {
 	sc.omit = runner.ToolProviderCall
 	srv := httptest.NewServer(sc)
 	t.Cleanup(srv.Close)
-	tools, err := runner.ConnectSidecar(context.Background(), srv.URL, sidecarToken, nil, nil, 10*time.Second)
-	if err != nil || len(tools) != 2 || tools[0].Name != "run_history" || tools[1].Name != "recall_memory" {
-		t.Fatalf("tools %v, %v", tools, err)
+	sidecar, err := runner.ConnectSidecar(context.Background(), srv.URL, sidecarToken, nil, nil, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tools := sidecar.Tools(nil); len(tools) != 2 || tools[0].Name != "run_history" || tools[1].Name != "recall_memory" {
+		t.Fatalf("tools %v", tools)
 	}
 }
 
@@ -223,9 +291,9 @@ func TestHTTPClientDialsTheSidecarSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tools, err := runner.ConnectSidecar(context.Background(), "http://sidecar:8080", sidecarToken, client, nil, 10*time.Second)
-	if err != nil || len(tools) != 2 {
-		t.Fatalf("over the socket: %v, %v", tools, err)
+	sidecar, err := runner.ConnectSidecar(context.Background(), "http://sidecar:8080", sidecarToken, client, nil, 10*time.Second)
+	if err != nil || len(sidecar.Tools(nil)) != 2 {
+		t.Fatalf("over the socket: %v", err)
 	}
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("direct")) }))
 	t.Cleanup(other.Close)
@@ -243,7 +311,7 @@ func TestHTTPClientDialsTheSidecarSocket(t *testing.T) {
 func TestRunWithSidecarTools(t *testing.T) {
 	script := llmtest.Script{Turns: []llmtest.Turn{
 		{ToolCalls: []llmtest.ToolCall{
-			{Name: "provider_call", Args: `{"providerId":"notion","target":"https://api.notion.com/v1/me"}`},
+			{ID: "call_big", Name: "provider_call", Args: `{"providerId":"notion","target":"https://api.notion.com/v1/big"}`},
 			{Name: "run_history", Args: `{"limit":2}`},
 		}},
 		{Text: "done"},
@@ -252,11 +320,11 @@ func TestRunWithSidecarTools(t *testing.T) {
 	sc := newFakeSidecar(llmtest.Script{})
 	srv := httptest.NewServer(sc)
 	t.Cleanup(srv.Close)
-	tools, err := runner.ConnectSidecar(context.Background(), srv.URL, sidecarToken, nil, []string{"notion"}, 10*time.Second)
+	sidecar, err := runner.ConnectSidecar(context.Background(), srv.URL, sidecarToken, nil, []string{"notion"}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.deps.Tools = tools
+	h.deps.Sidecar = sidecar
 	res := h.run(context.Background())
 	if runner.Failed(res) {
 		t.Fatalf("run failed: %+v", res.Error)
@@ -266,8 +334,11 @@ func TestRunWithSidecarTools(t *testing.T) {
 		t.Fatalf("tools %s", got)
 	}
 	results := reqs[1].LastToolResults()
-	if len(results) != 2 || !strings.Contains(results[0].Content, "[resource appstrate://provider-response/run_x/01J (provider:gmail)]") {
+	if len(results) != 2 || !strings.Contains(results[0].Content, `"body":{"kind":"file","path":"responses/call_big.bin"`) {
 		t.Fatalf("results %+v", results)
+	}
+	if saved, err := os.ReadFile(filepath.Join(h.cfg.WorkspaceDir, "responses", "call_big.bin")); err != nil || string(saved) != bigJSON {
+		t.Fatalf("saved response: %d bytes, %v", len(saved), err)
 	}
 	if n := len(sc.recorded()); n != 2 {
 		t.Fatalf("the sidecar got %d calls", n)

@@ -27,6 +27,20 @@ type Tool struct {
 	Call func(ctx context.Context, args json.RawMessage) (string, error)
 }
 
+// toolCallIDKey carries the id of the tool call being run in the context of Tool.Call.
+type toolCallIDKey struct{}
+
+// ToolCallID is the id of the model's tool call that ctx runs ("" outside a tool call).
+func ToolCallID(ctx context.Context) string {
+	id, _ := ctx.Value(toolCallIDKey{}).(string)
+	return id
+}
+
+// WithToolCallID returns ctx for running the tool call id.
+func WithToolCallID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, toolCallIDKey{}, id)
+}
+
 // spec is the declaration sent to the model.
 func (t Tool) spec() llm.ToolSpec {
 	return llm.ToolSpec{Name: t.Name, Description: t.Description, InputSchema: t.Schema}
@@ -121,6 +135,12 @@ func (ts *toolset) add(t Tool) {
 		ts.order = append(ts.order, t.Name)
 	}
 	ts.byName[t.Name] = t
+}
+
+// has reports whether a tool of that name is registered (hidden ones included).
+func (ts *toolset) has(name string) bool {
+	_, ok := ts.byName[name]
+	return ok
 }
 
 // specs are the declarations of the visible tools.

@@ -13,6 +13,7 @@ TEST_DEBIAN_PACKAGES=(
 	postgresql   # server binaries under /usr/lib/postgresql/*/bin
 	redis-server # redis-server and redis-cli (redis-tools)
 	bubblewrap   # bwrap, the runner sandbox
+	nodejs       # node, the runtime of TypeScript/JavaScript tool packages (internal/jstools)
 	gcc          # cgo, needed by go test -race
 	libc6-dev    # ditto
 )
@@ -31,6 +32,7 @@ pkg_present() {
 	postgresql) [[ -n "$(pg_bin_dir)" ]] ;;
 	redis-server) command -v redis-server >/dev/null && command -v redis-cli >/dev/null ;;
 	bubblewrap) command -v bwrap >/dev/null ;;
+	nodejs) command -v node >/dev/null ;;
 	gcc) command -v gcc >/dev/null ;;
 	chromium) command -v chromium >/dev/null ;;
 	chromium-driver) command -v chromedriver >/dev/null ;;
