@@ -19,6 +19,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/httpapi"
 	"github.com/appstrate/appstrate-go/internal/idempotency"
 	"github.com/appstrate/appstrate-go/internal/jobs"
+	"github.com/appstrate/appstrate-go/internal/llmproxy"
 	"github.com/appstrate/appstrate-go/internal/mail"
 	"github.com/appstrate/appstrate-go/internal/models"
 	"github.com/appstrate/appstrate-go/internal/notifications"
@@ -39,6 +40,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/routes/endusers"
 	"github.com/appstrate/appstrate-go/internal/routes/invite"
 	"github.com/appstrate/appstrate-go/internal/routes/library"
+	llmproxyroutes "github.com/appstrate/appstrate-go/internal/routes/llmproxy"
 	"github.com/appstrate/appstrate-go/internal/routes/me"
 	modelroutes "github.com/appstrate/appstrate-go/internal/routes/models"
 	notifroutes "github.com/appstrate/appstrate-go/internal/routes/notifications"
@@ -97,6 +99,7 @@ type App struct {
 	Providers   *providers.Providers       // provider definitions and each application's admin credentials
 	Connections *providers.Connections     // connections: OAuth 2 / OAuth 1.0a flows, API keys, credentials, refresh
 	CredProxy   *providers.CredentialProxy // ALL /api/credential-proxy/proxy
+	LLMProxy    *llmproxy.Service          // POST /api/llm-proxy/*
 
 	systemAgents   atomic.Bool        // the embedded catalog had agents at the boot sync (the agents health check)
 	stopSweeper    func()             // stops the hourly sweep of expired idempotency keys (set by New)
@@ -265,6 +268,7 @@ func (a *App) buildServices() {
 	// The run sink and the /internal routes: sink secrets, credentials for sidecars, pricing of metered usage.
 	a.Runs.Keys, a.Runs.Sink = a.Keys, runs.SinkOptionsFrom(a.Config)
 	a.Runs.Connections, a.Runs.Models = a.Connections, a.Models
+	a.LLMProxy = &llmproxy.Service{Models: a.Models, Ledger: a.Runs, Logger: a.Logger}
 	a.buildRunPlanner()
 }
 
@@ -305,6 +309,8 @@ func (a *App) registerRoutes() {
 		TrustedOrigins: a.Config.TrustedOrigins, Logger: a.Logger})
 	credentialproxy.Register(a.HTTP.API(), credentialproxy.Deps{Proxy: a.CredProxy, Limiter: a.Limiter,
 		RatePerMin: a.Config.CredentialProxyLimits.RatePerMin, Logger: a.Logger})
+	llmproxyroutes.Register(a.HTTP.API(), llmproxyroutes.Deps{Proxy: a.LLMProxy, Limiter: a.Limiter,
+		RatePerMin: a.Config.LLMProxyLimits.RatePerMin, Logger: a.Logger})
 	agents.RegisterProviderProfiles(a.HTTP.API(), providers.AgentOverrides{DB: a.DB})
 	profiles.Register(a.HTTP.API(), profiles.Deps{Profiles: providers.Profiles{DB: a.DB}, AppProfiles: providers.AppProfiles{DB: a.DB},
 		Limiter: a.Limiter})
