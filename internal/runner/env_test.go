@@ -62,6 +62,7 @@ func TestParseEnvFull(t *testing.T) {
 		"TRACEPARENT": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "SIDECAR_URL": "http://sidecar",
 		"SIDECAR_SOCKET": "/run/sidecar.sock", "SIDECAR_TOKEN": "tok", "MAX_TURNS": "12",
 		"APPSTRATE_MCP_CONNECT_DEADLINE_MS": "500",
+		"AGENT_TOOL_PACKAGES":               `[{"id":"@acme/fetch","dir":".appstrate/tools/@acme/fetch","entrypoint":"src/tool.ts"},{"id":"@acme/raw","dir":"/work/ws/raw","entrypoint":""}]`,
 	} {
 		env[k] = v
 	}
@@ -78,7 +79,9 @@ func TestParseEnvFull(t *testing.T) {
 	if cfg.WorkspaceDir != "/work/ws" || !slices.Equal(cfg.ConnectedProviders, []string{"@acme/gmail", "notion"}) ||
 		!slices.Equal(cfg.AgentTools, []string{"output", "log"}) || cfg.MaxTurns != 12 ||
 		cfg.Sink.HeartbeatInterval != 15*time.Second || cfg.Sidecar.ConnectTimeout != 500*time.Millisecond ||
-		cfg.Sidecar.Socket != "/run/sidecar.sock" || cfg.Sidecar.Token != "tok" || string(cfg.OutputSchema) != testOutputSchema {
+		cfg.Sidecar.Socket != "/run/sidecar.sock" || cfg.Sidecar.Token != "tok" || string(cfg.OutputSchema) != testOutputSchema ||
+		!slices.Equal(cfg.ToolPackages, []runner.ToolPackage{{ID: "@acme/fetch", Dir: ".appstrate/tools/@acme/fetch", Entrypoint: "src/tool.ts"},
+			{ID: "@acme/raw", Dir: "/work/ws/raw"}}) {
 		t.Fatalf("config %+v", cfg)
 	}
 }
@@ -121,6 +124,14 @@ func TestParseEnvIssues(t *testing.T) {
 		{"socket without sidecar", map[string]string{"SIDECAR_SOCKET": "/s.sock"}, []string{"SIDECAR_SOCKET needs SIDECAR_URL"}},
 		{"agent tools", map[string]string{"AGENT_TOOLS": `"output"`}, []string{"AGENT_TOOLS must be a JSON array of tool names"}},
 		{"agent tools empty name", map[string]string{"AGENT_TOOLS": `["output",""]`}, []string{"AGENT_TOOLS contains an empty name"}},
+		{"tool packages not JSON", map[string]string{"AGENT_TOOL_PACKAGES": `@acme/x`},
+			[]string{`AGENT_TOOL_PACKAGES must be a JSON array of {"id", "dir", "entrypoint"}, got "@acme/x"`}},
+		{"tool packages unknown member", map[string]string{"AGENT_TOOL_PACKAGES": `[{"id":"@a/x","dir":"d","entry":"x.ts"}]`},
+			[]string{`AGENT_TOOL_PACKAGES must be a JSON array`}},
+		{"tool packages", map[string]string{"AGENT_TOOL_PACKAGES": `[{"dir":"d"},{"id":"@a/x","entrypoint":"t.ts"},` +
+			`{"id":"@a/y","dir":"../up","entrypoint":"t.ts"},{"id":"@a/z","dir":"z","entrypoint":"t.ts"},{"id":"@a/z","dir":"z2"}]`},
+			[]string{"AGENT_TOOL_PACKAGES[0]: id is required", "AGENT_TOOL_PACKAGES[1] (@a/x): dir is required",
+				`AGENT_TOOL_PACKAGES[2] (@a/y): dir "../up" leaves the workspace`, "AGENT_TOOL_PACKAGES[4]: @a/z is listed twice"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -420,3 +420,75 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// The seed vocabulary: an output with a top-level state sets the checkpoint when the run pinned none.
+func TestOutputStateSeedsTheCheckpoint(t *testing.T) {
+	tests := []struct {
+		name   string
+		calls  []llmtest.ToolCall
+		pinned string
+	}{
+		{"state", []llmtest.ToolCall{{Name: "output", Args: `{"data":{"summary":"s","state":{"cursor":1}}}`}},
+			`{"checkpoint":{"content":{"cursor":1}}}`},
+		{"pinned checkpoint wins", []llmtest.ToolCall{
+			{Name: "output", Args: `{"data":{"summary":"s","state":{"cursor":1}}}`},
+			{Name: "pin", Args: `{"key":"checkpoint","content":{"cursor":2}}`},
+		}, `{"checkpoint":{"content":{"cursor":2}}}`},
+		{"set_state wins", []llmtest.ToolCall{
+			{Name: "set_state", Args: `{"state":"mine"}`},
+			{Name: "output", Args: `{"data":{"summary":"s","state":{"cursor":1}}}`},
+		}, `{"checkpoint":{"content":"mine"}}`},
+		{"other pins kept", []llmtest.ToolCall{
+			{Name: "pin", Args: `{"key":"seen","content":3}`},
+			{Name: "output", Args: `{"data":{"summary":"s","state":[1,2]}}`},
+		}, `{"checkpoint":{"content":[1,2]},"seen":{"content":3}}`},
+		{"null state", []llmtest.ToolCall{{Name: "output", Args: `{"data":{"summary":"s","state":null}}`}}, `null`},
+		{"no state", []llmtest.ToolCall{{Name: "output", Args: `{"data":{"summary":"s"}}`}}, `null`},
+		{"no output", nil, `null`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			turns := []llmtest.Turn{{Text: "done"}}
+			if tt.calls != nil {
+				turns = append([]llmtest.Turn{{ToolCalls: tt.calls}}, turns...)
+			}
+			h := newHarness(t, llmtest.OpenAIChat, llmtest.Script{Turns: turns})
+			h.cfg.OutputSchema = nil
+			res := h.run(context.Background())
+			if got := mustJSON(t, res.Pinned); got != tt.pinned {
+				t.Fatalf("pinned %s, want %s", got, tt.pinned)
+			}
+		})
+	}
+}
+
+// A long run near the context window: old tool results are shortened before the model is called again.
+func TestLongToolResultsAreShortenedNearTheContextWindow(t *testing.T) {
+	big := `{"command":"head -c 20000 /dev/zero | tr '\\0' x"}`
+	h := newHarness(t, llmtest.Anthropic, llmtest.Script{Turns: []llmtest.Turn{
+		{ToolCalls: []llmtest.ToolCall{{Name: "bash", Args: big}}},
+		{ToolCalls: []llmtest.ToolCall{{Name: "bash", Args: big}}},
+		{Text: "done"},
+	}})
+	h.cfg.Model.ContextWindow, h.cfg.Model.MaxTokens = 12000, 1000
+	res := h.run(context.Background())
+	if runner.Failed(res) {
+		t.Fatalf("run failed: %+v", res.Error)
+	}
+	reqs := h.llm.Requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	full := strings.Repeat("x", 20000)
+	if r := reqs[1].LastToolResults(); len(r) != 1 || !strings.Contains(r[0].Content, full) {
+		t.Fatal("the first result was cut while the conversation fitted")
+	}
+	first, second := reqs[2].Messages[2].ToolResults, reqs[2].LastToolResults()
+	if len(first) != 1 || strings.Contains(first[0].Content, full) ||
+		!strings.Contains(first[0].Content, "more bytes of this tool result were cut to fit the model's context window") {
+		t.Fatalf("the old result was not shortened: %d bytes", len(first[0].Content))
+	}
+	if len(second) != 1 || !strings.Contains(second[0].Content, full) {
+		t.Fatal("the latest result was cut")
+	}
+}
