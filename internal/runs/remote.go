@@ -81,19 +81,12 @@ type RemoteRun struct {
 	Sink
 }
 
-// remoteAgent is the resolved source of a remote run.
-type remoteAgent struct {
-	id, scope, name string
-	manifest        []byte
-	versionLabel    string
-}
-
 // CreateRemote admits a remote run and creates it `pending` with an open sink (secret shown once).
 func (s *Service) CreateRemote(ctx context.Context, c Caller, p RemoteParams) (*RemoteRun, error) {
 	if err := checkRemoteParams(c, &p, s.Sink.maxTTL()); err != nil {
 		return nil, err
 	}
-	var agent *remoteAgent
+	var agent *agentRef
 	var err error
 	if p.Source.Kind == SourceRegistry {
 		if agent, err = s.registryAgent(ctx, c, p.Source); err != nil {
@@ -116,7 +109,8 @@ func (s *Service) CreateRemote(ctx context.Context, c Caller, p RemoteParams) (*
 	stamp, expires := isotime.From(now), isotime.From(now.Add(ttl))
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		if p.Source.Kind == SourceInline {
-			if agent, err = insertShadowPackage(ctx, tx, c, p.Source); err != nil {
+			agent = newShadowAgent(p.Source.Manifest)
+			if err := insertShadowPackage(ctx, tx, c, agent, p.Source.Prompt); err != nil {
 				return err
 			}
 		}
@@ -213,7 +207,7 @@ func checkRemoteParams(c Caller, p *RemoteParams, maxTTL time.Duration) error {
 
 // registryAgent resolves a registry source: an agent of the organization installed in the application (or
 // a system agent), its draft or the published version its spec names.
-func (s *Service) registryAgent(ctx context.Context, c Caller, src RemoteSource) (*remoteAgent, error) {
+func (s *Service) registryAgent(ctx context.Context, c Caller, src RemoteSource) (*agentRef, error) {
 	pkg, err := packages.GetPackage(ctx, s.DB, src.PackageID)
 	if errors.Is(err, packages.ErrNotFound) {
 		return nil, ErrAgentNotFound
@@ -234,7 +228,7 @@ func (s *Service) registryAgent(ctx context.Context, c Caller, src RemoteSource)
 			return nil, ErrAgentNotFound
 		}
 	}
-	a := &remoteAgent{id: pkg.ID, scope: pkg.Scope(), name: pkg.Name(), manifest: []byte(pkg.DraftManifest)}
+	a := &agentRef{id: pkg.ID, scope: pkg.Scope(), name: pkg.Name(), manifest: []byte(pkg.DraftManifest)}
 	if src.Stage == "draft" || (src.Stage == "" && src.Spec == "") {
 		a.versionLabel = manifestString(a.manifest, "version")
 		return a, nil
@@ -293,18 +287,22 @@ func resolveVersion(ctx context.Context, q store.Querier, packageID, spec string
 	return nil, ErrVersionNotFound
 }
 
-// insertShadowPackage keeps an inline source as an ephemeral agent @inline/r-<uuid> of the organization.
-func insertShadowPackage(ctx context.Context, tx *store.Tx, c Caller, src RemoteSource) (*remoteAgent, error) {
+// newShadowAgent names the ephemeral package @inline/r-<uuid> that keeps an inline manifest.
+func newShadowAgent(manifest json.RawMessage) *agentRef {
 	name := "r-" + ids.UUID()
-	id := "@inline/" + name
-	manifest := bytes.TrimSpace(src.Manifest)
+	manifest = bytes.TrimSpace(manifest)
+	return &agentRef{id: "@inline/" + name, scope: "@inline", name: name, manifest: manifest,
+		versionLabel: strings.TrimSpace(manifestString(manifest, "version"))}
+}
+
+// insertShadowPackage keeps an inline manifest and prompt as the ephemeral agent a of the organization.
+func insertShadowPackage(ctx context.Context, tx *store.Tx, c Caller, a *agentRef, prompt string) error {
 	now := isotime.Now()
 	_, err := tx.ExecContext(ctx, `INSERT INTO packages (id, org_id, type, source, draft_manifest, draft_content, ephemeral,
 		created_by, created_at, updated_at) VALUES (?, ?, 'agent', 'local', ?, ?, ?, ?, ?, ?)`,
-		id, c.OrgID, string(manifest), src.Prompt, true, nullStr(userOf(c)), now, now)
+		a.id, c.OrgID, string(a.manifest), prompt, true, nullStr(userOf(c)), now, now)
 	if err != nil {
-		return nil, fmt.Errorf("insert inline package: %w", err)
+		return fmt.Errorf("insert inline package %s: %w", a.id, err)
 	}
-	return &remoteAgent{id: id, scope: "@inline", name: name, manifest: manifest,
-		versionLabel: strings.TrimSpace(manifestString(manifest, "version"))}, nil
+	return nil
 }

@@ -95,6 +95,8 @@ type Service struct {
 	Resolver *providers.Resolver
 	Limiter  ratelimit.Limiter
 	Limits   config.PlatformRunLimits
+	// Inline is INLINE_RUN_LIMITS; the zero value means config.DefaultInlineRunLimits.
+	Inline config.InlineRunLimits
 	// Executor executes runs; nil fails every run with "No executor is configured".
 	Executor executor.Executor
 	// Planner builds each run's execution (prompt, work dir, environments); nil = sink environment only.
@@ -167,17 +169,40 @@ type install struct {
 	modelID, proxyID sql.NullString
 }
 
+// agentRef is the agent a run executes: its id, the manifest of its draft or of the version the run is for,
+// and the version label recorded on the run.
+type agentRef struct {
+	id, scope, name string
+	manifest        []byte
+	versionLabel    string
+}
+
 // Create admits a run and creates it `pending` with its job in one transaction; it returns the run id.
 func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string, error) {
-	pkg, err := packages.GetPackage(ctx, s.DB, p.AgentID)
-	if errors.Is(err, packages.ErrNotFound) {
-		return "", ErrAgentNotFound
-	}
+	agent, in, err := s.installedAgent(ctx, c, p.AgentID, p.Version)
 	if err != nil {
 		return "", err
 	}
+	pr, err := s.prepare(ctx, c, agent, in, p)
+	if err != nil {
+		return "", err
+	}
+	return s.insert(ctx, c, pr, p)
+}
+
+// installedAgent loads the agent id of a run: an agent of the organization installed in the application, or a
+// system agent; its draft, or the published version when version is set. in is nil for an uninstalled
+// system agent.
+func (s *Service) installedAgent(ctx context.Context, c Caller, id, version string) (*agentRef, *install, error) {
+	pkg, err := packages.GetPackage(ctx, s.DB, id)
+	if errors.Is(err, packages.ErrNotFound) {
+		return nil, nil, ErrAgentNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
 	if pkg.Type != packages.TypeAgent || !pkg.VisibleToOrg(c.OrgID) {
-		return "", ErrAgentNotFound
+		return nil, nil, ErrAgentNotFound
 	}
 	var in *install
 	var row install
@@ -187,90 +212,111 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 	case err == nil:
 		in = &row
 	case !errors.Is(err, sql.ErrNoRows):
-		return "", fmt.Errorf("load installation of %s: %w", pkg.ID, err)
+		return nil, nil, fmt.Errorf("load installation of %s: %w", pkg.ID, err)
 	case !pkg.IsSystem():
-		return "", ErrAgentNotFound
+		return nil, nil, ErrAgentNotFound
 	}
 
-	manifest := []byte(pkg.DraftManifest)
-	versionLabel := ""
-	if p.Version != "" {
-		if pkg.IsSystem() {
-			return "", ErrVersionNotFound
-		}
-		err := s.DB.QueryRowContext(ctx, `SELECT manifest FROM package_versions WHERE package_id = ? AND version = ?`,
-			pkg.ID, p.Version).Scan(&manifest)
-		if errors.Is(err, sql.ErrNoRows) {
-			return "", ErrVersionNotFound
-		}
-		if err != nil {
-			return "", fmt.Errorf("load version %s of %s: %w", p.Version, pkg.ID, err)
-		}
-		versionLabel = p.Version
-	} else if v := manifestString(manifest, "version"); v != "" {
-		versionLabel = v
+	agent := &agentRef{id: pkg.ID, scope: pkg.Scope(), name: pkg.Name(), manifest: []byte(pkg.DraftManifest)}
+	if version == "" {
+		agent.versionLabel = manifestString(agent.manifest, "version")
+		return agent, in, nil
 	}
-	var m agentManifest
-	_ = json.Unmarshal(manifest, &m)
-
-	input, err := validateInput(m.Input.Schema, p.Input)
+	if pkg.IsSystem() {
+		return nil, nil, ErrVersionNotFound
+	}
+	err = s.DB.QueryRowContext(ctx, `SELECT manifest FROM package_versions WHERE package_id = ? AND version = ?`,
+		pkg.ID, version).Scan(&agent.manifest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrVersionNotFound
+	}
 	if err != nil {
-		return "", err
+		return nil, nil, fmt.Errorf("load version %s of %s: %w", version, pkg.ID, err)
+	}
+	agent.versionLabel = version
+	return agent, in, nil
+}
+
+// preparedRun is an admitted run request: everything its row needs but the organization's run limits.
+type preparedRun struct {
+	agent            *agentRef
+	input, config    []byte
+	outputSchema     json.RawMessage
+	profiles         any // provider id → connection profile id (JSON), nil without a resolver
+	statuses         any // provider status snapshot (JSON)
+	timeout          int
+	modelID, proxyID *string
+}
+
+// prepare validates the input, merges and validates the config over the installation's, checks provider
+// readiness and settles the timeout, model and proxy of a run of agent.
+func (s *Service) prepare(ctx context.Context, c Caller, agent *agentRef, in *install, p CreateParams) (*preparedRun, error) {
+	var m agentManifest
+	_ = json.Unmarshal(agent.manifest, &m)
+	pr := &preparedRun{agent: agent, outputSchema: m.Output.Schema}
+	var err error
+	if pr.input, err = validateInput(m.Input.Schema, p.Input); err != nil {
+		return nil, err
 	}
 	var stored []byte
 	if in != nil {
 		stored = in.config
 	}
-	cfg, err := mergeConfig(m.Config.Schema, stored, p.Config)
-	if err != nil {
-		return "", err
+	if pr.config, err = mergeConfig(m.Config.Schema, stored, p.Config); err != nil {
+		return nil, err
 	}
 
 	actor := providers.Actor{UserID: c.UserID}
 	if c.EndUserID != "" {
 		actor = providers.Actor{EndUserID: c.EndUserID}
 	}
-	var profiles, statuses any
 	if s.Resolver != nil {
 		resolved, missing, err := s.Resolver.Resolve(ctx, s.DB, providers.RunContext{OrgID: c.OrgID, AppID: c.AppID,
-			Actor: actor, AgentID: pkg.ID, Requirements: providers.RequirementsOf(manifest),
+			Actor: actor, AgentID: agent.id, Requirements: providers.RequirementsOf(agent.manifest),
 			ExplicitProfileID: p.ConnectionProfileID})
 		if err != nil {
-			return "", fmt.Errorf("provider readiness of %s: %w", pkg.ID, err)
+			return nil, fmt.Errorf("provider readiness of %s: %w", agent.id, err)
 		}
 		if len(missing) > 0 {
-			return "", &NotReadyError{Code: missing[0].Reason.Code(), Message: missing[0].Message}
+			return nil, &NotReadyError{Code: missing[0].Reason.Code(), Message: missing[0].Message}
 		}
-		if profiles, statuses, err = providerSnapshot(resolved); err != nil {
-			return "", err
+		if pr.profiles, pr.statuses, err = providerSnapshot(resolved); err != nil {
+			return nil, err
 		}
 	}
 
+	pr.timeout = m.Timeout
+	if p.TimeoutSeconds > 0 {
+		pr.timeout = p.TimeoutSeconds
+	}
+	if pr.timeout <= 0 {
+		pr.timeout = DefaultTimeoutSeconds
+	}
+	if ceil := s.Limits.TimeoutCeilingSeconds; ceil > 0 && pr.timeout > ceil {
+		pr.timeout = ceil
+	}
+
+	pr.modelID, pr.proxyID = p.ModelID, p.ProxyID
+	if pr.modelID == nil && in != nil && in.modelID.Valid {
+		pr.modelID = &in.modelID.String
+	}
+	if pr.proxyID == nil && in != nil && in.proxyID.Valid {
+		pr.proxyID = &in.proxyID.String
+	}
+	return pr, nil
+}
+
+// insert applies the organization's run limits, then inserts the run `pending` and its job in one
+// transaction (after p.Claim); it returns the run id.
+func (s *Service) insert(ctx context.Context, c Caller, pr *preparedRun, p CreateParams) (string, error) {
 	if err := s.admit(ctx, c.OrgID); err != nil {
 		return "", err
 	}
-	timeout := m.Timeout
-	if p.TimeoutSeconds > 0 {
-		timeout = p.TimeoutSeconds
-	}
-	if timeout <= 0 {
-		timeout = DefaultTimeoutSeconds
-	}
-	if ceil := s.Limits.TimeoutCeilingSeconds; ceil > 0 && timeout > ceil {
-		timeout = ceil
-	}
-
-	modelID, proxyID := p.ModelID, p.ProxyID
-	if modelID == nil && in != nil && in.modelID.Valid {
-		modelID = &in.modelID.String
-	}
-	if proxyID == nil && in != nil && in.proxyID.Valid {
-		proxyID = &in.proxyID.String
-	}
+	agent := pr.agent
 	runID := ids.New(ids.Run)
 	now := isotime.Now()
 	override := nullJSON(p.Config)
-	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 		if p.Claim != nil {
 			if err := p.Claim(ctx, tx); err != nil {
 				return err
@@ -278,7 +324,7 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(run_number), 0) FROM runs
-			WHERE org_id = ? AND application_id = ? AND package_id = ?`, c.OrgID, c.AppID, pkg.ID).Scan(&n); err != nil {
+			WHERE org_id = ? AND application_id = ? AND package_id = ?`, c.OrgID, c.AppID, agent.id).Scan(&n); err != nil {
 			return fmt.Errorf("next run number: %w", err)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, package_id, user_id, end_user_id, api_key_id, application_id,
@@ -286,13 +332,13 @@ func (s *Service) Create(ctx context.Context, c Caller, p CreateParams) (string,
 			run_number, run_origin, timeout_seconds, output_schema, provider_profile_ids, provider_statuses, started_at,
 			created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'platform', ?, ?, ?, ?, ?, ?)`,
-			runID, pkg.ID, nullStr(userOf(c)), nullStr(c.EndUserID), nullStr(c.APIKeyID), c.AppID, c.OrgID,
-			string(input), string(cfg), override, pkg.Scope(), pkg.Name(), nullStr(versionLabel), modelID, proxyID,
-			n+1, timeout, nullJSON(m.Output.Schema), profiles, statuses, now, now)
+			runID, agent.id, nullStr(userOf(c)), nullStr(c.EndUserID), nullStr(c.APIKeyID), c.AppID, c.OrgID,
+			string(pr.input), string(pr.config), override, agent.scope, agent.name, nullStr(agent.versionLabel),
+			pr.modelID, pr.proxyID, n+1, pr.timeout, nullJSON(pr.outputSchema), pr.profiles, pr.statuses, now, now)
 		if err != nil {
 			return fmt.Errorf("insert run: %w", err)
 		}
-		res, err := s.Jobs.InsertTx(ctx, tx, RunArgs{RunID: runID, TimeoutSeconds: timeout, Version: p.Version}, &river.InsertOpts{MaxAttempts: 1})
+		res, err := s.Jobs.InsertTx(ctx, tx, RunArgs{RunID: runID, TimeoutSeconds: pr.timeout, Version: p.Version}, &river.InsertOpts{MaxAttempts: 1})
 		if err != nil {
 			return err
 		}

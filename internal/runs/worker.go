@@ -30,7 +30,8 @@ type WatchdogArgs struct{}
 // Kind names the job.
 func (WatchdogArgs) Kind() string { return "runs_watchdog" }
 
-// RegisterWorker registers the run worker and the watchdog (at start, then every s.Watchdog) on q.
+// RegisterWorker registers the run worker, the watchdog (at start, then every s.Watchdog) and the retention
+// sweep of inline packages (at start, then hourly) on q.
 func (s *Service) RegisterWorker(q *jobs.Client) error {
 	if err := jobs.Register[RunArgs](q, &worker{s: s}); err != nil {
 		return fmt.Errorf("register run worker: %w", err)
@@ -52,7 +53,7 @@ func (s *Service) RegisterWorker(q *jobs.Client) error {
 	if err != nil {
 		return fmt.Errorf("schedule runs watchdog: %w", err)
 	}
-	return nil
+	return s.registerInlineSweep(q)
 }
 
 type worker struct {

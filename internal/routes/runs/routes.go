@@ -69,6 +69,7 @@ func Register(api huma.API, d Deps) {
 		Summary: "Delete a terminal run", Tags: tags, DefaultStatus: http.StatusNoContent, Errors: append(errs, http.StatusConflict),
 		Middlewares: huma.Middlewares{httpapi.Require("runs:delete")},
 	}, h.delete)
+	registerInline(api, h)
 	registerRemote(api, h)
 	registerSink(api, h)
 }
