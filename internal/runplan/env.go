@@ -27,9 +27,18 @@ type RunnerEnvInput struct {
 	// ConnectedProviders are the ids of the providers with a connection, in order.
 	ConnectedProviders []string
 	// ToolIDs are the agent's dependencies.tools ids; the system ones become AGENT_TOOLS.
-	ToolIDs     []string
-	Sink        Sink
-	Traceparent string // "" = none
+	ToolIDs []string
+	// ToolPackages are the tool packages the runner hosts (AGENT_TOOL_PACKAGES, set when there are any).
+	ToolPackages []ToolPackage
+	Sink         Sink
+	Traceparent  string // "" = none
+}
+
+// ToolPackage is a tool package the runner hosts in a JavaScript runtime, as AGENT_TOOL_PACKAGES lists it.
+type ToolPackage struct {
+	ID         string `json:"id"`
+	Dir        string `json:"dir"`        // in the work directory (ToolPackageDir)
+	Entrypoint string `json:"entrypoint"` // the manifest's, relative to Dir
 }
 
 // RunnerEnv is the runner's environment (RUNTIME.md §2.5) without the addresses the executor adds
@@ -71,6 +80,9 @@ func RunnerEnv(in RunnerEnvInput) (map[string]string, error) {
 	}
 	if in.Traceparent != "" {
 		env["TRACEPARENT"] = in.Traceparent
+	}
+	if len(in.ToolPackages) > 0 {
+		env["AGENT_TOOL_PACKAGES"] = compactJSON(in.ToolPackages)
 	}
 	return env, nil
 }

@@ -74,6 +74,7 @@ func TestRunnerEnv(t *testing.T) {
 		OutputSchema:       json.RawMessage(`{"type": "object", "properties": {"a": {"type": "string"}}}`),
 		ConnectedProviders: []string{"@appstrate/gmail", "@acme/crm"},
 		ToolIDs:            []string{"@acme/fetch", "@appstrate/report", "@appstrate/output", "@appstrate/unknown"},
+		ToolPackages:       []ToolPackage{{ID: "@acme/fetch", Dir: ".appstrate/tools/@acme/fetch", Entrypoint: "src/tool.ts"}},
 		Sink:               sink, Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +93,7 @@ func TestRunnerEnv(t *testing.T) {
 		"OUTPUT_SCHEMA":               `{"properties":{"a":{"type":"string"}},"type":"object"}`,
 		"CONNECTED_PROVIDERS":         "@appstrate/gmail,@acme/crm",
 		"AGENT_TOOLS":                 `["output","report"]`,
+		"AGENT_TOOL_PACKAGES":         `[{"id":"@acme/fetch","dir":".appstrate/tools/@acme/fetch","entrypoint":"src/tool.ts"}]`,
 		"APPSTRATE_SINK_URL":          sink.URL,
 		"APPSTRATE_SINK_FINALIZE_URL": sink.FinalizeURL,
 		"APPSTRATE_SINK_SECRET":       sink.Secret,
@@ -122,7 +124,7 @@ func TestRunnerEnvDefaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, env[k], v)
 		}
 	}
-	for _, k := range []string{"OUTPUT_SCHEMA", "TRACEPARENT", "MODEL_CONTEXT_WINDOW", "MODEL_MAX_TOKENS"} {
+	for _, k := range []string{"OUTPUT_SCHEMA", "TRACEPARENT", "MODEL_CONTEXT_WINDOW", "MODEL_MAX_TOKENS", "AGENT_TOOL_PACKAGES"} {
 		if _, ok := env[k]; ok {
 			t.Errorf("%s is set", k)
 		}

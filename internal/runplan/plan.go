@@ -67,9 +67,9 @@ type Plan struct {
 	ConnectedProviders []string
 	// OutputSchema is the agent's output schema ("" when it declares none).
 	OutputSchema json.RawMessage
-	// UnsupportedTools are the agent's tool packages the runner cannot load (only the system tools run):
-	// they are left out of the prompt and the work directory.
-	UnsupportedTools []string
+	// ToolPackages are the agent's tool packages the runner hosts in a JavaScript runtime (the system tools
+	// are native).
+	ToolPackages []string
 }
 
 // Build returns the executor.Spec of a claimed run (see Plan).
@@ -170,16 +170,19 @@ func (p *Planner) assemble(run Run, g *gathered, sink Sink, platformURL string) 
 	if m.Output != nil {
 		in.OutputSchema = m.Output.Schema
 	}
-	runnable, unsupported := splitTools(g.bundle.Tools)
-	if len(unsupported) > 0 {
-		p.log().Warn("runplan: tool packages the runner cannot load are left out", "run", run.ID, "tools", unsupported)
-	}
-	var skills, tools []PackageFiles
-	var toolIDs []string
-	for _, t := range runnable {
+	var skills, tools, hosted []PackageFiles
+	var toolIDs, hostedIDs []string
+	var toolPackages []ToolPackage
+	for _, t := range g.bundle.Tools {
 		in.Tools = append(in.Tools, t.tool())
 		tools = append(tools, t.files())
 		toolIDs = append(toolIDs, t.ID)
+		if isSystemTool(t.ID) {
+			continue
+		}
+		hosted = append(hosted, t.files())
+		hostedIDs = append(hostedIDs, t.ID)
+		toolPackages = append(toolPackages, ToolPackage{ID: t.ID, Dir: ToolPackageDir(t.ID), Entrypoint: t.Manifest.Entrypoint})
 	}
 	for _, s := range g.bundle.Skills {
 		in.Skills = append(in.Skills, s.skill())
@@ -190,7 +193,7 @@ func (p *Planner) assemble(run Run, g *gathered, sink Sink, platformURL string) 
 		return nil, err
 	}
 	files, err := BuildWorkspace(WorkspaceInput{Prompt: prompt, Documents: g.documents, Skills: skills, Tools: tools,
-		Providers: g.providers})
+		ToolPackages: hosted, Providers: g.providers})
 	if err != nil {
 		return nil, fmt.Errorf("runplan: %w", err)
 	}
@@ -201,7 +204,7 @@ func (p *Planner) assemble(run Run, g *gathered, sink Sink, platformURL string) 
 		}
 	}
 	env, err := RunnerEnv(RunnerEnvInput{RunID: run.ID, Model: g.model, OutputSchema: in.OutputSchema,
-		ConnectedProviders: connected, ToolIDs: toolIDs, Sink: sink, Traceparent: run.Traceparent})
+		ConnectedProviders: connected, ToolIDs: toolIDs, ToolPackages: toolPackages, Sink: sink, Traceparent: run.Traceparent})
 	if err != nil {
 		return nil, err
 	}
@@ -222,21 +225,25 @@ func (p *Planner) assemble(run Run, g *gathered, sink Sink, platformURL string) 
 		Spec: executor.Spec{RunID: run.ID, Files: files, Env: env, SidecarEnv: sidecarEnv, RunToken: run.Token,
 			Timeout: timeout},
 		Prompt: prompt, Agent: m.Identity(), Model: g.model.Model, ModelSource: source, ProviderProfiles: g.profiles,
-		ConnectedProviders: connected, OutputSchema: in.OutputSchema, UnsupportedTools: unsupported,
+		ConnectedProviders: connected, OutputSchema: in.OutputSchema, ToolPackages: hostedIDs,
 	}, nil
 }
 
-// splitTools separates the tools the runner implements (the system tools) from tool packages whose code it
-// cannot load. As upstream does with a tool that fails to load, a run goes on without the latter.
-func splitTools(tools []*loadedPackage) (runnable []*loadedPackage, unsupported []string) {
+// isSystemTool: the runner implements the system tools natively; it hosts the code of every other tool
+// package in a JavaScript runtime.
+func isSystemTool(id string) bool { return len(AgentTools([]string{id})) > 0 }
+
+// splitTools separates the system tools, which the runner implements natively, from the ids of the other
+// tool packages, whose code must be hosted (see isSystemTool).
+func splitTools(tools []*loadedPackage) (system []*loadedPackage, others []string) {
 	for _, t := range tools {
-		if len(AgentTools([]string{t.ID})) == 0 {
-			unsupported = append(unsupported, t.ID)
+		if !isSystemTool(t.ID) {
+			others = append(others, t.ID)
 			continue
 		}
-		runnable = append(runnable, t)
+		system = append(system, t)
 	}
-	return runnable, unsupported
+	return system, others
 }
 
 func (p *Planner) loadRun(ctx context.Context, id string) (*runRow, error) {

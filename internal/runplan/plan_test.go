@@ -475,8 +475,9 @@ func TestPlanErrors(t *testing.T) {
 	})
 }
 
-// TestPlanToolPackages: the runner implements the system tools; an agent's own tool packages cannot run, so
-// they are left out (and reported) rather than promised to the model.
+// TestPlanToolPackages: the runner implements the system tools; an agent's other tool packages are placed in
+// the work directory with their files and listed in AGENT_TOOL_PACKAGES for the runner to host, and the
+// prompt lists them with their TOOL.md like the system tools.
 func TestPlanToolPackages(t *testing.T) {
 	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
 		ctx := context.Background()
@@ -495,17 +496,36 @@ func TestPlanToolPackages(t *testing.T) {
 		must(t, err)
 		plan, err := w.planner.Plan(ctx, runplan.Run{ID: w.insertRun(t, "@acme/tooled", w.user, `{}`, "")}, sink, platform)
 		must(t, err)
-		if len(plan.UnsupportedTools) != 1 || plan.UnsupportedTools[0] != "@acme/fetch" || plan.Spec.Env["AGENT_TOOLS"] != `["log"]` {
-			t.Fatalf("unsupported %v, AGENT_TOOLS %s", plan.UnsupportedTools, plan.Spec.Env["AGENT_TOOLS"])
+		env := plan.Spec.Env
+		if len(plan.ToolPackages) != 1 || plan.ToolPackages[0] != "@acme/fetch" || env["AGENT_TOOLS"] != `["log"]` ||
+			env["AGENT_TOOL_PACKAGES"] != `[{"id":"@acme/fetch","dir":".appstrate/tools/@acme/fetch","entrypoint":"tool.ts"}]` {
+			t.Fatalf("tool packages %v, AGENT_TOOLS %s, AGENT_TOOL_PACKAGES %s", plan.ToolPackages, env["AGENT_TOOLS"], env["AGENT_TOOL_PACKAGES"])
 		}
-		if strings.Contains(plan.Prompt, "**fetch**") || strings.Contains(plan.Prompt, "# fetch") || !strings.Contains(plan.Prompt, "- **log**:") {
+		if !strings.Contains(plan.Prompt, "- **fetch**: Fetch a URL") || !strings.Contains(plan.Prompt, "# fetch\n\nFetches things.") ||
+			!strings.Contains(plan.Prompt, "- **log**:") {
 			t.Fatalf("prompt tools:\n%s", plan.Prompt)
 		}
-		if _, ok := plan.Spec.Files[".pi/tools/@acme/fetch/TOOL.md"]; ok {
-			t.Fatal("TOOL.md of an unsupported tool written")
+		files := plan.Spec.Files
+		if string(files[".appstrate/tools/@acme/fetch/tool.ts"]) != src || files[".appstrate/tools/@acme/fetch/manifest.json"] == nil {
+			t.Fatalf("the package's files are not in the work directory")
 		}
-		if _, ok := plan.Spec.Files[".pi/tools/@appstrate/log/TOOL.md"]; !ok {
-			t.Fatal("TOOL.md of log missing")
+		for _, name := range []string{".pi/tools/@acme/fetch/TOOL.md", ".pi/tools/@appstrate/log/TOOL.md"} {
+			if _, ok := files[name]; !ok {
+				t.Fatalf("%s missing", name)
+			}
+		}
+		for name := range files {
+			if strings.HasPrefix(name, ".appstrate/tools/@appstrate/") {
+				t.Fatalf("a system tool's code was placed: %s", name)
+			}
+		}
+		// The runner reads what the plan says.
+		runnerEnv := map[string]string{"WORKSPACE_DIR": t.TempDir()}
+		maps.Copy(runnerEnv, env)
+		cfg, _, err := runner.ParseEnv(lookupIn(runnerEnv), "/")
+		must(t, err)
+		if len(cfg.ToolPackages) != 1 || cfg.ToolPackages[0] != (runner.ToolPackage{ID: "@acme/fetch", Dir: ".appstrate/tools/@acme/fetch", Entrypoint: "tool.ts"}) {
+			t.Fatalf("runner tool packages %+v", cfg.ToolPackages)
 		}
 	})
 }

@@ -32,7 +32,10 @@ type WorkspaceInput struct {
 	Documents []Document     // names already sanitised and distinct
 	Skills    []PackageFiles // skill packages: every file but RECORD goes to .pi/skills/<id>/
 	Tools     []PackageFiles // tool packages: their TOOL.md goes to .pi/tools/<id>/
-	Providers []Provider     // every provider dependency gets a synthesised skill
+	// ToolPackages are the tool packages the runner hosts (not the system ones): every file but RECORD goes
+	// to ToolPackageDir(id).
+	ToolPackages []PackageFiles
+	Providers    []Provider // every provider dependency gets a synthesised skill
 }
 
 // gitFiles are a minimal repository (no commit yet, branch main) written as files, without running git:
@@ -47,7 +50,8 @@ var gitFiles = map[string]string{
 
 // BuildWorkspace returns the files of the work directory by slash-separated relative path (RUNTIME.md
 // §2.7): the minimal .git, the prompt, documents/<name>, the skill packages, one synthesised skill per
-// provider and the tools' TOOL.md. A path that would leave its folder is an error.
+// provider, the tools' TOOL.md and the files of the tool packages the runner hosts. A path that would leave
+// its folder is an error.
 func BuildWorkspace(in WorkspaceInput) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	for name, content := range gitFiles {
@@ -89,6 +93,19 @@ func BuildWorkspace(in WorkspaceInput) (map[string][]byte, error) {
 		}
 		files[".pi/tools/"+t.ID+"/"+afps.ToolDocFile] = doc
 	}
+	for _, t := range in.ToolPackages {
+		if !afps.ValidName(t.ID) {
+			return nil, fmt.Errorf("workspace: invalid tool id %q", t.ID)
+		}
+		for rel, data := range t.Files {
+			if rel == "RECORD" {
+				continue
+			}
+			if err := put(ToolPackageDir(t.ID), rel, data); err != nil {
+				return nil, err
+			}
+		}
+	}
 	names := providerSkillNames(in.Providers)
 	for i, p := range in.Providers {
 		files[".pi/skills/"+names[i]+"/SKILL.md"] = ProviderSkill(p, names[i])
@@ -104,6 +121,9 @@ func safeRelPath(p string) bool {
 
 // SkillDir is the folder of a skill package in the work directory.
 func SkillDir(id string) string { return ".pi/skills/" + id }
+
+// ToolPackageDir is the folder of a hosted tool package in the work directory (AGENT_TOOL_PACKAGES dir).
+func ToolPackageDir(id string) string { return ".appstrate/tools/" + id }
 
 // ProviderSkillName is the name of the skill synthesised for a provider: "provider-" and the id in lower
 // case with every run of other characters than letters and digits turned into one "-", at most 64

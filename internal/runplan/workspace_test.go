@@ -23,6 +23,8 @@ func TestBuildWorkspace(t *testing.T) {
 			{ID: "@appstrate/output", Files: map[string][]byte{"TOOL.md": []byte("# output"), "tool.js": []byte("export default 1")}},
 			{ID: "@acme/nodoc", Files: map[string][]byte{"tool.js": []byte("x")}},
 		},
+		ToolPackages: []PackageFiles{{ID: "@acme/nodoc", Files: map[string][]byte{"tool.js": []byte("x"), "lib/a.ts": []byte("y"),
+			"RECORD": []byte("tool.js,sha256=x,1\n")}}},
 		Providers: []Provider{{ID: "@appstrate/gmail", DisplayName: "Gmail", AuthMode: "oauth2"}, {ID: "@acme/crm"}},
 	}
 	files, err := BuildWorkspace(in)
@@ -35,7 +37,7 @@ func TestBuildWorkspace(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{
-		".appstrate/prompt.md",
+		".appstrate/prompt.md", ".appstrate/tools/@acme/nodoc/lib/a.ts", ".appstrate/tools/@acme/nodoc/tool.js",
 		".git/HEAD", ".git/config", ".git/objects/info/packs", ".git/refs/heads/.keep",
 		".pi/skills/@acme/tone/SKILL.md", ".pi/skills/@acme/tone/manifest.json", ".pi/skills/@acme/tone/scripts/run.sh",
 		".pi/skills/provider-acme-crm/SKILL.md", ".pi/skills/provider-appstrate-gmail/SKILL.md",
@@ -87,6 +89,8 @@ func TestBuildWorkspaceRefusesEscapes(t *testing.T) {
 		{Skills: []PackageFiles{{ID: "@acme/s", Files: map[string][]byte{`a\b`: nil}}}},
 		{Skills: []PackageFiles{{ID: "../../x", Files: map[string][]byte{"SKILL.md": nil}}}},
 		{Tools: []PackageFiles{{ID: "@acme/../../t", Files: map[string][]byte{"TOOL.md": nil}}}},
+		{ToolPackages: []PackageFiles{{ID: "@acme/../../t", Files: map[string][]byte{"tool.ts": nil}}}},
+		{ToolPackages: []PackageFiles{{ID: "@acme/t", Files: map[string][]byte{"../../tool.ts": nil}}}},
 	}
 	for i, in := range bad {
 		if _, err := BuildWorkspace(in); err == nil {
