@@ -37,6 +37,17 @@ type window struct {
 // NewMemory returns an empty in-process limiter.
 func NewMemory() *Memory { return &Memory{windows: map[string]*window{}, now: time.Now} }
 
+// SetClock makes the limiter read the time from now (nil restores the real clock). Tests freeze or advance
+// it to check window boundaries without waiting.
+func (m *Memory) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = now
+}
+
 // Take implements Limiter.
 func (m *Memory) Take(_ context.Context, key string, limit int, length time.Duration) (Result, error) {
 	m.mu.Lock()

@@ -45,3 +45,25 @@ func TestMemorySweepsExpiredWindows(t *testing.T) {
 		t.Fatalf("expired windows kept: %d", len(m.windows))
 	}
 }
+
+func TestMemorySetClock(t *testing.T) {
+	m := NewMemory()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.SetClock(func() time.Time { return now })
+	ctx := context.Background()
+	if r, _ := m.Take(ctx, "k", 1, time.Second); !r.Allowed || r.Reset != time.Second {
+		t.Fatalf("first take: %+v", r)
+	}
+	now = now.Add(999 * time.Millisecond)
+	if r, _ := m.Take(ctx, "k", 1, time.Second); r.Allowed || r.Reset != time.Millisecond {
+		t.Fatalf("same window: %+v", r)
+	}
+	now = now.Add(time.Millisecond)
+	if r, _ := m.Take(ctx, "k", 1, time.Second); !r.Allowed {
+		t.Fatalf("next window: %+v", r)
+	}
+	m.SetClock(nil)
+	if r, _ := m.Take(ctx, "k", 1, time.Second); !r.Allowed {
+		t.Fatalf("real clock: %+v", r)
+	}
+}

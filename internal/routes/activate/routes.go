@@ -238,16 +238,25 @@ func (p *pages) form(w http.ResponseWriter, r *http.Request) (url.Values, bool) 
 	return r.PostForm, true
 }
 
-// limited takes one request from an IP budget; true means a 429 page was written.
+// limited takes one request from an IP budget; true means a 429 page was written. The RateLimit headers
+// (API.md §3.5) describe the first budget of the request that is checked, or the one that refused it.
 func (p *pages) limited(w http.ResponseWriter, r *http.Request, name string, n int, window time.Duration) bool {
 	if p.Limiter == nil {
 		return false
 	}
 	res, err := p.Limiter.Take(r.Context(), "page:"+name+":ip:"+httpapi.ClientIPFrom(r.Context()), n, window)
-	if err != nil || res.Allowed {
+	if err != nil {
 		return false
 	}
-	retry := max(int(res.Reset/time.Second), 1)
+	state := httpapi.RateLimitState{Limit: res.Limit, Remaining: res.Remaining, Reset: res.Reset, Window: res.Window}
+	if res.Allowed {
+		if w.Header().Get("RateLimit") == "" {
+			httpapi.SetRateLimitHeaders(w.Header(), state)
+		}
+		return false
+	}
+	httpapi.SetRateLimitHeaders(w.Header(), state)
+	retry := max(int((res.Reset+time.Second-1)/time.Second), 1)
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	p.render(w, http.StatusTooManyRequests, "result", pageData{Title: "Trop de tentatives", Heading: "Trop de tentatives",
 		Error: "Trop de tentatives depuis votre adresse. Réessayez dans quelques minutes."})

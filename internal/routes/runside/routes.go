@@ -2,6 +2,8 @@ package runside
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 
@@ -61,8 +63,11 @@ func Register(api huma.API, d Deps) {
 			"per request id; the run's cost follows the platform's metering, not the agent's claims."), h.llmUsage)
 }
 
+// byRunToken keys on `METHOD:path:run:<digest of the bearer token>`: the budget is the token's, and a shared
+// limiter (Redis) never holds the token itself.
 func byRunToken(ctx huma.Context) string {
-	return ctx.Method() + ":" + ctx.URL().Path + ":run:" + ctx.Header("Authorization")
+	sum := sha256.Sum256([]byte(ctx.Header("Authorization")))
+	return ctx.Method() + ":" + ctx.URL().Path + ":run:" + hex.EncodeToString(sum[:16])
 }
 
 // authenticate resolves the run token to a running run and keeps it in the context.
