@@ -2,7 +2,13 @@
 // (input and config validation, provider readiness, org rate and concurrency limits), the run row and its
 // River job created in one transaction, the worker that executes the run through an executor.Executor, the
 // run sink the runner reports through, the single conditional finalize, cancellation, reads (get, lists,
-// logs), deletion, remote runs, the /internal run side, and the watchdog that fails runs whose process died.
+// logs), deletion, remote runs, inline runs, the /internal run side, and the watchdog that fails runs whose
+// process died.
+//
+// Inline runs (inline.go): an ad-hoc manifest and prompt, checked against INLINE_RUN_LIMITS and validated as
+// an AFPS agent manifest, are kept as an ephemeral package @inline/r-<uuid> inserted in the transaction of the
+// run, which is then admitted and executed as any agent run; an hourly sweep deletes the shadow packages past
+// their retention once their run ended (the runs stay).
 //
 // The sink (sink.go, ingest.go): the worker opens it when it claims a run (OpenSink: a 32-byte secret sealed
 // with the keyring), a remote run gets it at creation. Requests are authenticated by the Standard Webhooks

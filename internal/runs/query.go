@@ -61,6 +61,9 @@ type Run struct {
 	UserName           *string         `json:"userName"`
 	EndUserName        *string         `json:"endUserName"`
 	APIKeyName         *string         `json:"apiKeyName"`
+	PackageEphemeral   bool            `json:"packageEphemeral" doc:"An inline run (its package is an ephemeral @inline/r-… shadow)"`
+	InlineManifest     json.RawMessage `json:"inlineManifest" doc:"Inline runs: the manifest, until the retention sweep deletes it"`
+	InlinePrompt       *string         `json:"inlinePrompt" doc:"Inline runs: the prompt, until the retention sweep deletes it"`
 
 	jobID sql.NullInt64
 }
@@ -72,14 +75,21 @@ const runSelect = `SELECT r.id, r.package_id, r.user_id, r.end_user_id, r.api_ke
 	r.last_event_sequence, r.last_heartbeat_at, r.cost, r.model_label, r.model_source, r.model_credential_id,
 	r.proxy_label, r.provider_profile_ids, r.provider_statuses, r.context_snapshot, r.runner_name, r.runner_kind,
 	r.schedule_id, r.connection_profile_id, sc.name,
-	u.name, eu.name, k.name, r.job_id
+	u.name, eu.name, k.name, r.job_id, p.ephemeral, p.draft_manifest, p.draft_content
 	FROM runs r LEFT JOIN users u ON u.id = r.user_id LEFT JOIN end_users eu ON eu.id = r.end_user_id
 	LEFT JOIN api_keys k ON k.id = r.api_key_id
-	LEFT JOIN package_schedules sc ON sc.id = r.schedule_id`
+	LEFT JOIN package_schedules sc ON sc.id = r.schedule_id
+	LEFT JOIN packages p ON p.id = r.package_id`
+
+// inlineRun is the condition of an inline run: its package is an ephemeral shadow, or was one before the
+// retention sweep deleted it (the run keeps agent_scope @inline, its package_id becomes NULL).
+const inlineRun = `((p.ephemeral IS NOT NULL AND p.ephemeral = ?) OR (r.package_id IS NULL AND r.agent_scope = '` + InlineScope + `'))`
 
 func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
-	var input, result, checkpoint, usage, metadata, cfg, override, profiles, statuses, snapshot []byte
+	var input, result, checkpoint, usage, metadata, cfg, override, profiles, statuses, snapshot, inlineManifest []byte
+	var ephemeral sql.NullBool
+	var inlinePrompt sql.NullString
 	err := row.Scan(&r.ID, &r.PackageID, &r.UserID, &r.EndUserID, &r.APIKeyID, &r.ApplicationID, &r.OrgID,
 		&r.Status, &input, &result, &checkpoint, &r.Error, &usage, &r.StartedAt, &r.CompletedAt, &r.Duration,
 		&r.VersionLabel, &r.VersionDirty, &r.NotifiedAt, &r.ReadAt, &r.RunNumber, &metadata, &r.AgentScope,
@@ -87,13 +97,18 @@ func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 		&r.LastEventSequence, &r.LastHeartbeatAt, &r.Cost, &r.ModelLabel, &r.ModelSource, &r.ModelCredentialID,
 		&r.ProxyLabel, &profiles, &statuses, &snapshot, &r.RunnerName, &r.RunnerKind,
 		&r.ScheduleID, &r.ProfileID, &r.ScheduleName,
-		&r.UserName, &r.EndUserName, &r.APIKeyName, &r.jobID)
+		&r.UserName, &r.EndUserName, &r.APIKeyName, &r.jobID, &ephemeral, &inlineManifest, &inlinePrompt)
 	if err != nil {
 		return nil, err
 	}
 	r.ProviderProfileIDs, r.ProviderStatuses, r.ContextSnapshot = rawJSON(profiles), rawJSON(statuses), rawJSON(snapshot)
 	r.Input, r.Result, r.Checkpoint, r.TokenUsage = rawJSON(input), rawJSON(result), rawJSON(checkpoint), rawJSON(usage)
 	r.Metadata, r.Config, r.ConfigOverride = rawJSON(metadata), rawJSON(cfg), rawJSON(override)
+	r.PackageEphemeral = ephemeral.Bool || r.PackageID == nil && r.AgentScope != nil && *r.AgentScope == InlineScope
+	r.InlineManifest = json.RawMessage("null")
+	if ephemeral.Bool {
+		r.InlineManifest, r.InlinePrompt = rawJSON(inlineManifest), &inlinePrompt.String
+	}
 	return &r, nil
 }
 
@@ -127,12 +142,20 @@ func (s *Service) Get(ctx context.Context, c Caller, id string) (*Run, error) {
 	return r, nil
 }
 
+// Run kinds of ListQuery.Kind (GET /api/runs?kind=).
+const (
+	KindAll     = "all"
+	KindInline  = "inline"  // inline runs (ephemeral shadow packages)
+	KindPackage = "package" // runs of installed and system agents
+)
+
 // ListQuery filters a run list.
 type ListQuery struct {
 	AgentID       string // "" = every agent
 	Status        string
 	OnlyUserID    string // user=me
 	ScheduleID    string // "" = every run; else the runs the schedule fired
+	Kind          string // KindInline, KindPackage, or "" / KindAll
 	Limit, Offset int
 }
 
@@ -160,8 +183,17 @@ func (s *Service) List(ctx context.Context, c Caller, q ListQuery) ([]*Run, int,
 		where += ` AND r.schedule_id = ?`
 		args = append(args, q.ScheduleID)
 	}
+	switch q.Kind {
+	case KindInline:
+		where += ` AND ` + inlineRun
+		args = append(args, true)
+	case KindPackage:
+		where += ` AND NOT ` + inlineRun
+		args = append(args, true)
+	}
 	var total int
-	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM runs r`+where, args...).Scan(&total); err != nil {
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM runs r LEFT JOIN packages p ON p.id = r.package_id`+where,
+		args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count runs: %w", err)
 	}
 	rows, err := s.DB.QueryContext(ctx, runSelect+where+` ORDER BY r.created_at DESC, r.id DESC LIMIT ? OFFSET ?`,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/apptest"
 	"github.com/appstrate/appstrate-go/internal/executor"
 	"github.com/appstrate/appstrate-go/internal/executor/executortest"
+	"github.com/appstrate/appstrate-go/internal/runs"
 	"github.com/appstrate/appstrate-go/internal/types/isotime"
 )
 
@@ -65,6 +67,26 @@ func (w world) count(t *testing.T, q string, args ...any) int {
 	return n
 }
 
+// listIDs lists runs and returns their ids, sorted.
+func (w world) listIDs(t *testing.T, path string) []string {
+	t.Helper()
+	res := w.e.Do(apptest.Request{Method: "GET", Path: path, Headers: w.h})
+	var list struct {
+		Data  []runs.Run
+		Total int
+	}
+	res.JSON(t, &list)
+	if res.Status != 200 || list.Total != len(list.Data) {
+		t.Fatalf("%s: %d %s", path, res.Status, res.Body)
+	}
+	ids := []string{}
+	for _, r := range list.Data {
+		ids = append(ids, r.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 func TestInlineRun(t *testing.T) {
 	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
 		fake := executortest.NewFake(executor.Result{})
@@ -109,6 +131,11 @@ func TestInlineRun(t *testing.T) {
 		if err := json.Unmarshal(r.Config, &cfg); err != nil || cfg["tone"] != "calm" {
 			t.Fatalf("config: %s", r.Config)
 		}
+		var shown map[string]any
+		if err := json.Unmarshal(r.InlineManifest, &shown); err != nil || !r.PackageEphemeral || shown["name"] != out.PackageID ||
+			r.InlinePrompt == nil || *r.InlinePrompt != "Write about {{input.topic}}." {
+			t.Fatalf("inline members of the run: %v %s %v", r.PackageEphemeral, r.InlineManifest, r.InlinePrompt)
+		}
 		c := newSinkClient(t, e, out.RunID, spec.Env["APPSTRATE_SINK_URL"], spec.Env["APPSTRATE_SINK_FINALIZE_URL"], spec.Env["APPSTRATE_SINK_SECRET"])
 		c.outcome(1, "appstrate.metric", map[string]any{"usage": usage}, "persisted")
 		if res := c.finalizeWith(map[string]any{"output": map[string]any{"text": "done"}}); res.Status != 200 {
@@ -121,6 +148,22 @@ func TestInlineRun(t *testing.T) {
 		_, second := w.inline(t, inlineBody(inlineAgent, "Again.", map[string]any{"topic": "x"}), nil)
 		if second.PackageID == "" || second.PackageID == out.PackageID {
 			t.Fatalf("second shadow: %+v", second)
+		}
+
+		// kind= splits the application's runs; an agent run is not inline.
+		agentRun := w.start(t, map[string]any{"input": map[string]any{"topic": "x"}})
+		if r := w.get(t, agentRun); r.PackageEphemeral || string(r.InlineManifest) != "null" || r.InlinePrompt != nil {
+			t.Fatalf("agent run shown as inline: %+v", r)
+		}
+		for kind, want := range map[string][]string{"inline": {second.RunID, out.RunID}, "package": {agentRun},
+			"all": {agentRun, second.RunID, out.RunID}, "": {agentRun, second.RunID, out.RunID}} {
+			sort.Strings(want)
+			if got := w.listIDs(t, "/api/runs?kind="+kind); strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Fatalf("kind=%s: %v, want %v", kind, got, want)
+			}
+		}
+		if res := e.Do(apptest.Request{Method: "GET", Path: "/api/runs?kind=other", Headers: w.h}); res.Status != 400 {
+			t.Fatalf("kind=other: %d", res.Status)
 		}
 	})
 }
@@ -304,10 +347,14 @@ func TestInlineSweep(t *testing.T) {
 				t.Fatalf("shadow package %s deleted", r.PackageID)
 			}
 		}
-		// The run of the deleted package stays readable, without its package.
+		// The run of the deleted package stays readable and inline, without its package.
 		r := w.get(t, expired.RunID)
-		if r.PackageID != nil || r.Status != "cancelled" || *r.AgentScope != "@inline" {
+		if r.PackageID != nil || r.Status != "cancelled" || *r.AgentScope != "@inline" || !r.PackageEphemeral ||
+			string(r.InlineManifest) != "null" || r.InlinePrompt != nil {
 			t.Fatalf("run after the sweep: %+v", r)
+		}
+		if got := w.listIDs(t, "/api/runs?kind=inline"); len(got) != 3 {
+			t.Fatalf("inline runs after the sweep: %v", got)
 		}
 		// Once the in-flight run ends, the next sweep takes its package.
 		fake.Release(inFlight.RunID, executor.Result{})

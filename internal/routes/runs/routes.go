@@ -134,7 +134,7 @@ type listInput struct {
 	Offset string `query:"offset"`
 	Status string `query:"status"`
 	User   string `query:"user" doc:"me = only the caller's runs"`
-	Kind   string `query:"kind" doc:"inline|package|all (only package runs exist yet)"`
+	Kind   string `query:"kind" enum:"inline,package,all" doc:"inline = ad-hoc runs (POST /api/runs/inline), package = runs of agents; default all"`
 }
 
 type listOutput struct {
@@ -148,7 +148,7 @@ func (h handlers) listAgent(ctx context.Context, in *agentRunsInput) (*listOutpu
 }
 
 func (h handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
-	q := runs.ListQuery{Status: in.Status}
+	q := runs.ListQuery{Status: in.Status, Kind: in.Kind}
 	if in.User == "me" {
 		p, _ := auth.PrincipalFrom(ctx)
 		q.OnlyUserID = p.UserID
