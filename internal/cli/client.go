@@ -50,7 +50,7 @@ func newClientCommands(root *cobra.Command) []*cobra.Command {
 	root.Flags().BoolP("version", "V", false, "output the version number")
 	return []*cobra.Command{
 		newLoginCmd(), newLogoutCmd(), newWhoamiCmd(), newTokenCmd(), newOrgCmd(), newAppCmd(),
-		newConnectionsCmd(), newModelsCmd(), newAPICmd(), newOpenAPICmd(), newInstallSourceCmd(),
+		newConnectionsCmd(), newModelsCmd(), newAPICmd(), newOpenAPICmd(), newInstallSourceCmd(), newRunCmd(),
 	}
 }
 
