@@ -9,8 +9,10 @@
 //   - POST /mcp — a stateless MCP server (internal/mcp) with the provider_call, run_history and recall_memory
 //     tools, and resources/read for provider responses too large to inline (an in-memory blob store);
 //   - POST /sink/events, /sink/events/finalize, /sink/events/heartbeat — a relay to this run's sink on the
-//     platform (APPSTRATE_SINK_URL, APPSTRATE_SINK_FINALIZE_URL) for a runner whose sandbox has no network: the
-//     runner's signed requests pass through unchanged (signature headers and body), only to those three URLs.
+//     platform (APPSTRATE_SINK_URL, APPSTRATE_SINK_FINALIZE_URL), which the executors give their runners: the
+//     runner's signed requests pass through unchanged (signature headers and body), only to those three URLs,
+//     and a finalize waits (up to 10 s) until the usage of every LLM request relayed so far is reported, so
+//     the platform prices the run completely.
 //
 // provider_call runs the credential pipeline of RUNTIME.md §3.4 with internal/credentials (placeholders,
 // authorizedUris, header injection) and internal/netguard (SSRF checks on resolved addresses, every redirect

@@ -35,6 +35,7 @@ type fakePlatform struct {
 	refreshes int
 	queries   []string // path?query of run-history/memories calls
 	usage     chan sidecar.UsageReport
+	usageGate chan struct{} // when set, usage reports are answered only once it is closed
 	authSeen  []string
 }
 
@@ -53,6 +54,12 @@ func newFakePlatform(t *testing.T) *fakePlatform {
 		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
 			http.Error(w, err.Error(), 400)
 			return
+		}
+		p.mu.Lock()
+		gate := p.usageGate
+		p.mu.Unlock()
+		if gate != nil {
+			<-gate
 		}
 		p.usage <- rep
 		w.WriteHeader(http.StatusNoContent)

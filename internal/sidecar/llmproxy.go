@@ -68,6 +68,10 @@ func (p *llmProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"limit": p.maxBody, "actual": r.ContentLength, "envVar": "SIDECAR_MAX_REQUEST_BODY_BYTES"})
 		return
 	}
+	if p.usage != nil { // pending from before the agent can see any answer until its usage is reported
+		done := p.usage.begin()
+		defer done()
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), LLMTimeout)
 	defer cancel()
 	out, sniff, err := p.outgoing(ctx, w, r)

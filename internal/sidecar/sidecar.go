@@ -73,6 +73,9 @@ func New(cfg Config, opts Options) *Sidecar {
 	s.mcp = s.tools.server()
 	s.mcp.MaxRequestBytes = cfg.MaxMCPEnvelopeBytes
 	s.sink = newSinkRelay(cfg.SinkURL, cfg.SinkFinalizeURL)
+	if s.usage != nil {
+		s.sink.beforeFinalize = s.usage.wait
+	}
 	return s
 }
 

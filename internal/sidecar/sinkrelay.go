@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +15,9 @@ const (
 	sinkRelayTimeout     = 60 * time.Second
 	maxSinkRelayResponse = 1 << 20
 )
+
+// finalizeUsageWait bounds the wait of a relayed finalize for the usage of the LLM requests in flight.
+const finalizeUsageWait = 10 * time.Second
 
 // sinkRelayHeaders are the request headers relayed to the platform: the Standard Webhooks signature and
 // what describes the body. Everything else (Host, the sidecar token, hop-by-hop headers) stays here.
@@ -29,9 +33,14 @@ var sinkRelayAnswerHeaders = []string{"Content-Type", "Retry-After"}
 // "/heartbeat". The runner signs its requests with the run's sink secret and the platform checks them; the
 // relay adds no authority, so it needs no sidecar token: it can reach nothing but this run's three sink
 // endpoints.
+//
+// A finalize is relayed only once the usage of every LLM request the sidecar relayed has been reported
+// (beforeFinalize): the platform computes the run's cost from those reports when the finalize arrives, and
+// the runner finalizes as soon as it has read the last answer, before the sidecar has metered it.
 type sinkRelay struct {
 	events, finalize *url.URL // nil = not configured
 	client           *http.Client
+	beforeFinalize   func(context.Context) // nil = nothing to wait for
 }
 
 func newSinkRelay(events, finalize *url.URL) *sinkRelay {
@@ -71,6 +80,11 @@ func (s *sinkRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if target == nil || r.URL.RawQuery != "" {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "not a sink endpoint: " + r.URL.Path})
 		return
+	}
+	if target == s.finalize && s.beforeFinalize != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), finalizeUsageWait)
+		s.beforeFinalize(ctx)
+		cancel()
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target.String(), r.Body)
 	if err != nil {

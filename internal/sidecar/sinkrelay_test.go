@@ -6,9 +6,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/appstrate/appstrate-go/internal/llm"
+	"github.com/appstrate/appstrate-go/internal/llm/llmtest"
 	"github.com/appstrate/appstrate-go/internal/sidecar"
 	"github.com/appstrate/appstrate-go/internal/sink"
 	"github.com/appstrate/appstrate-go/internal/sink/sinktest"
@@ -63,6 +66,60 @@ func TestSinkRelayCarriesTheRunnersSinkRequests(t *testing.T) {
 	var httpErr *sink.HTTPError
 	if !errors.As(err, &httpErr) || !httpErr.Gone() {
 		t.Errorf("second finalize: err = %v, want the platform's 410", err)
+	}
+}
+
+// The runner finalizes as soon as it has read the model's last answer, while the sidecar may still be
+// reporting that answer's usage: the relay holds the finalize until the report is done, so the platform
+// prices the run with every metered request.
+func TestSinkRelayFinalizesAfterTheUsageReports(t *testing.T) {
+	model := llmtest.New(t, llmtest.Script{APIKey: "sk-real-key", Turns: []llmtest.Turn{{Text: "hello"}}})
+	platform := sinktest.New(t, "run_relay", relaySecret)
+	h := newHarness(t, map[string]string{"APPSTRATE_SINK_URL": platform.URL, "APPSTRATE_SINK_FINALIZE_URL": platform.FinalizeURL,
+		"PI_BASE_URL": model.BaseURL(llmtest.Anthropic), "PI_API_KEY": "sk-real-key", "PI_PLACEHOLDER": "sk-placeholder",
+		"MODEL_API": llmtest.Anthropic})
+	gate := make(chan struct{})
+	var release sync.Once
+	open := func() { release.Do(func() { close(gate) }) }
+	t.Cleanup(open) // before the fake platform's server closes (cleanups run last-in first-out)
+	h.platform.mu.Lock()
+	h.platform.usageGate = gate
+	h.platform.mu.Unlock()
+
+	llmClient, err := llm.New(llmtest.Anthropic, llm.Config{BaseURL: h.server.URL + "/llm", APIKey: "sk-placeholder",
+		Header: http.Header{"X-Sidecar-Token": {testSCToken}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := llm.Request{Model: "model-x", System: "sys", Messages: []llm.Message{llm.UserText("hi")}}
+	if _, err := llmClient.Stream(context.Background(), req, nil); err != nil {
+		t.Fatal(err)
+	}
+	client, err := sink.NewClient(sink.ClientConfig{RunID: "run_relay", URL: h.server.URL + "/sink/events",
+		FinalizeURL: h.server.URL + "/sink/events/finalize", Secret: relaySecret, HTTPClient: h.server.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	finalized := make(chan error, 1)
+	go func() { finalized <- client.Finalize(context.Background(), sink.RunResult{Status: "success"}) }()
+	select {
+	case err := <-finalized:
+		t.Fatalf("the finalize went through while the usage report was pending (err %v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, _, ok := platform.Result(); ok {
+		t.Fatal("the platform got the finalize before the usage report")
+	}
+	open()
+	if rep := h.platform.nextUsage(t); rep.Usage.InputTokens == 0 {
+		t.Errorf("usage report = %+v", rep)
+	}
+	if err := <-finalized; err != nil {
+		t.Fatal(err)
+	}
+	if res, _, ok := platform.Result(); !ok || res.Status != "success" {
+		t.Errorf("finalize not accepted: %+v %v", res, ok)
 	}
 }
 

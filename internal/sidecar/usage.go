@@ -41,19 +41,46 @@ func tokensOf(u llm.Usage) reportTokens {
 		CacheCreationInputTokens: u.CacheWriteTokens, CacheReadInputTokens: u.CacheReadTokens}
 }
 
-// usageReporter sends reports in the background, retrying a bounded number of times. Wait lets shutdown
-// flush what is in flight.
+// usageReporter sends reports in the background, retrying a bounded number of times. It counts what is
+// pending — LLM requests still being relayed (begin) and reports not yet sent — so that wait returns only
+// once everything metered so far has been reported: the sink relay waits for it before a finalize, and
+// shutdown before exiting.
 type usageReporter struct {
 	platform *platform
 	logger   *slog.Logger
-	wg       sync.WaitGroup
+
+	mu      sync.Mutex
+	pending int
+	idle    chan struct{} // closed when pending drops to zero; nil while it is zero
+}
+
+// begin counts one pending piece of work; the returned function (safe to call more than once) ends it.
+func (u *usageReporter) begin() func() {
+	u.mu.Lock()
+	if u.pending == 0 {
+		u.idle = make(chan struct{})
+	}
+	u.pending++
+	u.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			u.pending--
+			if u.pending == 0 {
+				close(u.idle)
+				u.idle = nil
+			}
+		})
+	}
 }
 
 // report sends r asynchronously (fire and forget).
 func (u *usageReporter) report(r UsageReport) {
-	u.wg.Add(1)
+	done := u.begin()
 	go func() {
-		defer u.wg.Done()
+		defer done()
 		u.send(context.Background(), r)
 	}()
 }
@@ -95,12 +122,17 @@ func (u *usageReporter) attempt(ctx context.Context, r UsageReport) (bool, error
 	return status == http.StatusTooManyRequests || status >= 500, &PlatformError{Status: status, Detail: problemDetail(body)}
 }
 
-// wait blocks until every report in flight is done or ctx ends.
+// wait blocks until nothing is pending (every relayed LLM request has ended and its usage report is done) or
+// ctx ends.
 func (u *usageReporter) wait(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { u.wg.Wait(); close(done) }()
+	u.mu.Lock()
+	idle := u.idle
+	u.mu.Unlock()
+	if idle == nil {
+		return
+	}
 	select {
-	case <-done:
+	case <-idle:
 	case <-ctx.Done():
 	}
 }

@@ -89,6 +89,12 @@ func (e *Executor) Start(ctx context.Context, spec executor.Spec) (executor.Hand
 		env["SIDECAR_SOCKET"] = sc.socket
 		env["SIDECAR_TOKEN"] = sc.token
 		env["MODEL_BASE_URL"] = "http://sidecar/llm"
+		if spec.Env["APPSTRATE_SINK_URL"] != "" && spec.SidecarEnv["APPSTRATE_SINK_URL"] != "" {
+			// Through the sidecar's relay, which holds a finalize until the LLM usage it metered is
+			// reported: the run's cost is complete when the platform finalizes.
+			env["APPSTRATE_SINK_URL"] = "http://sidecar/sink/events"
+			env["APPSTRATE_SINK_FINALIZE_URL"] = "http://sidecar/sink/events/finalize"
+		}
 		if sc.proxy != "" {
 			proxy := "http://" + sc.proxy
 			for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
