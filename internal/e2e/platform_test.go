@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appstrate/appstrate-go/internal/afps"
 )
 
 var (
@@ -47,7 +50,7 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
-// platform is one `appstrate serve` process.
+// platform is one `appstrate serve` process (restartable on the same data directory and port).
 type platform struct {
 	t    *testing.T
 	URL  string
@@ -56,6 +59,10 @@ type platform struct {
 	c    *http.Client
 	org  string
 	app  string
+
+	env  []string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
 }
 
 func freePort(t *testing.T) int {
@@ -71,7 +78,6 @@ func freePort(t *testing.T) int {
 // startPlatform runs `appstrate serve` on a fresh data directory with env on top of a minimal environment.
 func startPlatform(t *testing.T, env map[string]string) *platform {
 	t.Helper()
-	bin := binary(t)
 	port := freePort(t)
 	dir := t.TempDir()
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
@@ -80,50 +86,66 @@ func startPlatform(t *testing.T, env map[string]string) *platform {
 	for k, v := range env {
 		vars[k] = v
 	}
-	cmd := exec.Command(bin, "serve")
+	jar, _ := cookiejar.New(nil)
+	p := &platform{t: t, URL: url, Dir: dir, logs: &lockedWriter{w: &bytes.Buffer{}}, // one lock for both streams and for reading
+		c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
 	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		p.env = append(p.env, k+"="+v)
 	}
-	logs := &lockedWriter{w: &bytes.Buffer{}} // one lock for both streams and for reading
-	cmd.Stdout, cmd.Stderr = logs, logs
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("server logs:\n%s", p.logs.String())
+		}
+	})
+	p.start()
+	return p
+}
+
+// start starts the server process and waits until it is healthy.
+func (p *platform) start() {
+	p.t.Helper()
+	cmd := exec.Command(binary(p.t), "serve")
+	cmd.Env = p.env
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("server logs:\n%s", logs.String())
-		}
-	})
-	jar, _ := cookiejar.New(nil)
-	p := &platform{t: t, URL: url, Dir: dir, logs: logs, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	p.cmd, p.done = cmd, done
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(url + "/health")
+		resp, err := http.Get(p.URL + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				break
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy: %v\n%s", err, logs.String())
+			p.t.Fatalf("server not healthy: %v\n%s", err, p.logs.String())
 		}
 		select {
 		case <-done:
-			t.Fatalf("server exited:\n%s", logs.String())
+			p.t.Fatalf("server exited:\n%s", p.logs.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return p
+}
+
+// stop interrupts the server and waits for it to exit (killing it after 20 s).
+func (p *platform) stop() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 // lockedWriter is the server's output, written by the stdout and stderr copiers and read by the test.
@@ -148,13 +170,22 @@ func (l *lockedWriter) String() string {
 // status is want, and decodes the answer into out (when not nil).
 func (p *platform) do(method, path string, body any, want int, out any) {
 	p.t.Helper()
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
+	p.send(method, path, "application/json", raw, want, out)
+}
+
+// send is do with a body of any content type (nil = none).
+func (p *platform) send(method, path, contentType string, body []byte, want int, out any) {
+	p.t.Helper()
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	req, _ := http.NewRequestWithContext(context.Background(), method, p.URL+path, rd)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Origin", p.URL)
 	if p.org != "" {
 		req.Header.Set("X-Org-Id", p.org)
@@ -176,6 +207,41 @@ func (p *platform) do(method, path string, body any, want int, out any) {
 			p.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
 		}
 	}
+}
+
+// importPackage packs files (manifest.json, prompt.md, …) into an archive and imports it through the registry
+// API (POST /api/packages/import), which publishes its version and installs it in the current application.
+func (p *platform) importPackage(files map[string]string) string {
+	p.t.Helper()
+	raw := map[string][]byte{}
+	for name, content := range files {
+		raw[name] = []byte(content)
+	}
+	archive, _, err := afps.Pack(raw, afps.ValidateOptions{})
+	if err != nil {
+		p.t.Fatalf("pack: %v", err)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "agent.afps")
+	_, _ = fw.Write(archive)
+	_ = mw.Close()
+	var imported struct {
+		PackageID string `json:"packageId"`
+	}
+	p.send(http.MethodPost, "/api/packages/import", mw.FormDataContentType(), body.Bytes(), http.StatusCreated, &imported)
+	return imported.PackageID
+}
+
+// startRun runs an agent ("@scope/name") with a JSON body and an optional query ("?timeout=1") and returns
+// the run id.
+func (p *platform) startRun(agent, query string, body any) string {
+	p.t.Helper()
+	var started struct {
+		RunID string `json:"runId"`
+	}
+	p.do(http.MethodPost, "/api/agents/"+agent+"/run"+query, body, http.StatusOK, &started)
+	return started.RunID
 }
 
 // signUp creates a user and an organization (slug) and selects its default application.
@@ -250,4 +316,11 @@ func (p *platform) runLogs(id string) []map[string]any {
 		out = list.Data
 	}
 	return out
+}
+
+// sub is the platform seen from a subtest: its failures are the subtest's.
+func (p *platform) sub(t *testing.T) *platform {
+	c := *p
+	c.t = t
+	return &c
 }
