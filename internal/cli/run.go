@@ -48,6 +48,9 @@ type runFlags struct {
 	version                      string
 }
 
+// runPollEvery is the remote follow loop's polling period (0: runcmd's default; a hook for tests).
+var runPollEvery time.Duration
+
 // runInterrupts delivers the interrupt signals of `run` (a hook for tests).
 var runInterrupts = func() (<-chan os.Signal, func()) {
 	ch := make(chan os.Signal, 2)
@@ -186,7 +189,8 @@ func runRun(cmd *cobra.Command, g *globalFlags, f *runFlags, arg string) error {
 			proxy = getenv("APPSTRATE_PROXY")
 		}
 		code, err = runcmd.RunRemote(ctx, platform, runcmd.RemoteOptions{Target: target, Input: input, Config: config,
-			ModelID: f.model, ProxyID: proxy, RunID: runID, OutputPath: f.output, Printer: printer, Interrupt: interrupt})
+			ModelID: f.model, ProxyID: proxy, RunID: runID, OutputPath: f.output, Printer: printer, Interrupt: interrupt,
+			PollEvery: runPollEvery})
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:

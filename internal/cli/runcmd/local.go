@@ -289,6 +289,10 @@ func downloadBundle(ctx context.Context, o LocalOptions) ([]byte, error) {
 		if apiErr.Code == "agent_not_installed_in_app" {
 			return nil, setupErr("%s is not installed in this application — install it first (appstrate api POST /api/applications/<appId>/packages)", o.Target.Label())
 		}
+		if res.StatusCode == http.StatusNotFound && strings.Contains(apiErr.Message, "endpoint not found") {
+			return nil, setupErr("%s does not serve agent bundles (GET /api/agents/{scope}/{name}/bundle): run the agent "+
+				"remotely (without --local), or locally from a .afps or .afps-bundle file", o.Platform.Instance)
+		}
 		return nil, setupErr("download the bundle of %s: %v", o.Target.Label(), apiErr)
 	}
 	integrity := res.Header.Get("X-Bundle-Integrity")
