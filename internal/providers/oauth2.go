@@ -314,22 +314,31 @@ func parseTokenBody(raw []byte, contentType string) map[string]any {
 	return out
 }
 
-// expiresIn reads a numeric expires_in (a JSON number, or digits in a string; upstream ignores strings).
+// maxExpiresIn caps expires_in (ten years): larger values, and values that would overflow a duration, mean
+// "does not expire in any practical sense".
+const maxExpiresIn = 10 * 365 * 24 * 3600
+
+// expiresIn reads a numeric expires_in (a JSON number, or digits in a string; upstream ignores strings),
+// clamped to [0, maxExpiresIn].
 func expiresIn(v any) (int64, bool) {
 	switch x := v.(type) {
 	case json.Number:
 		if n, err := x.Int64(); err == nil {
-			return n, true
+			return clampExpiry(n), true
 		}
 		if f, err := x.Float64(); err == nil {
-			return int64(f), true
+			return clampExpiry(int64(max(min(f, maxExpiresIn), -1))), true
 		}
 	case string:
 		if n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
-			return n, true
+			return clampExpiry(n), true
 		}
 	}
 	return 0, false
+}
+
+func clampExpiry(n int64) int64 {
+	return max(min(n, maxExpiresIn), 0)
 }
 
 // scrubURLError drops the URL from a transport error (a query may carry secrets) and keeps the cause.
