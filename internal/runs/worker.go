@@ -122,9 +122,12 @@ func (s *Service) execute(ctx context.Context, args RunArgs) error {
 		case r := <-done:
 			return s.finalizeLogged(bg, id, resultOutcome(r))
 		case <-timer.C:
+			// Finalized before the kill, as a cancel is: a runner stopped by SIGTERM reports itself cancelled,
+			// and that report would win.
+			err := s.finalizeLogged(bg, id, outcome{status: StatusTimeout, err: "Run timed out after " + strconv.Itoa(int(timeout/time.Second)) + "s"})
 			h.Kill()
 			waitKilled(done)
-			return s.finalizeLogged(bg, id, outcome{status: StatusTimeout, err: "Run timed out after " + strconv.Itoa(int(timeout/time.Second)) + "s"})
+			return err
 		case <-runCtx.Done():
 			h.Kill()
 			waitKilled(done)
