@@ -9,10 +9,10 @@ import (
 	"github.com/appstrate/appstrate-go/internal/sidecar"
 )
 
-// What the prompt tells the model about provider_call is what the sidecar does (internal/sidecar): its
-// timeout, its request-body cap, and its token budget — a text response within the inline cap is returned
-// as is while the run's inlined total stays within the run budget; larger text and every binary response
-// are stored and returned as a resource link.
+// What the prompt tells the model about provider_call is what the sidecar (internal/sidecar) and the runner
+// do: the sidecar's timeout, request-body cap and token budget — a text response within the inline cap is
+// returned as is while the run's inlined total stays within the run budget; larger text and every binary
+// response are stored as a resource link, which the runner reads and saves in the workspace (internal/runner).
 const (
 	providerCallTimeout     = sidecar.ProviderCallTimeout
 	providerBodyBytes       = sidecar.DefaultMaxRequestBodyBytes
@@ -240,8 +240,8 @@ func providersSection(providers []Provider, skills []string) string {
 		"",
 		"- Calls go through the platform's proxy and time out after " + strconv.Itoa(int(providerCallTimeout/time.Second)) + " seconds.",
 		"- `target` is an absolute URL the provider authorizes. The connection's fields can be used as `{{field}}` placeholders in the URL and the headers (and in a text body with `substituteBody: true`).",
-		"- `body` is a string; binary data is `{\"fromBytes\": \"<base64>\", \"encoding\": \"base64\"}`; a multipart form is `{\"multipart\": [{\"name\": \"title\", \"value\": \"Report\"}, {\"name\": \"file\", \"filename\": \"report.pdf\", \"bytes\": \"<base64>\", \"encoding\": \"base64\", \"contentType\": \"application/pdf\"}]}`. At most " + roundSize(providerBodyBytes) + " once decoded.",
-		"- A text response of up to " + strconv.Itoa(providerInlineTokens) + " tokens (about " + strconv.Itoa(int(providerInlineTokens*charsPerToken)) + " characters) comes back inline while the responses inlined during this run stay under " + strconv.Itoa(providerRunBudgetTokens) + " tokens in total. A larger text response, and any binary one, is stored by the platform and returned as a resource link instead of its body: ask for less (filters, pagination, selected fields) to get data inline.",
+		"- `body` is a string; a file of your workspace is `{\"fromFile\": \"path\"}`; binary data is `{\"fromBytes\": \"<base64>\", \"encoding\": \"base64\"}`; a multipart form is `{\"multipart\": [{\"name\": \"title\", \"value\": \"Report\"}, {\"name\": \"file\", \"fromFile\": \"report.pdf\", \"contentType\": \"application/pdf\"}]}` (a part's content can also be `\"fromBytes\"` with `\"encoding\": \"base64\"`). At most " + roundSize(providerBodyBytes) + " once decoded.",
+		"- The result is JSON `{status, headers, body}`. A text response of up to " + strconv.Itoa(providerInlineTokens) + " tokens (about " + strconv.Itoa(int(providerInlineTokens*charsPerToken)) + " characters) comes back inline as `{\"kind\": \"text\", \"text\"}` while the responses inlined during this run stay under " + strconv.Itoa(providerRunBudgetTokens) + " tokens in total. A larger text response, any binary one, and every response of a call with `\"responseMode\": {\"toFile\": true}` is saved in your workspace instead: `body` is then `{\"kind\": \"file\", \"path\", \"size\", \"mimeType\", \"sha256\"}`; work on the file at `path`, or ask for less (filters, pagination, selected fields) to get data inline.",
 		"",
 		"Available providers:",
 		"",
