@@ -228,7 +228,7 @@ func TestPlan(t *testing.T) {
 				t.Errorf("prompt lacks %q", want)
 			}
 		}
-		for _, leak := range []string{"Version one", "99", "Bob", "archived", "upload://", "[object Object]"} {
+		for _, leak := range []string{"Version one", `"cursor": 99`, `"cursor":99`, "Bob", "archived", "upload://", "[object Object]"} {
 			if strings.Contains(prompt, leak) {
 				t.Errorf("prompt contains %q", leak)
 			}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/appstrate/appstrate-go/internal/apptest"
 	"github.com/appstrate/appstrate-go/internal/auth"
@@ -103,6 +104,7 @@ func count(t *testing.T, e *apptest.Env, query string, args ...any) int {
 func TestListApplications(t *testing.T) {
 	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
 		w := seedWorld(t, e)
+		time.Sleep(2 * time.Millisecond) // a later creation time than the second app, whose order it checks
 		third := e.SeedApp(w.acme, "Third")
 		key := seedKey(t, e, w.acme, w.acmeSecond, w.owner, "applications:read")
 		cases := []struct {
@@ -301,6 +303,7 @@ func TestDeleteApplication(t *testing.T) {
 		owned(w.acmeDefault, "default")
 		deleteKey := seedKey(t, e, w.acme, w.acmeSecond, w.owner, "applications:delete")
 		readKey := seedKey(t, e, w.acme, w.acmeDefault, w.owner, "applications:read")
+		time.Sleep(2 * time.Millisecond) // a later creation time than the second app, whose order it checks
 		third := e.SeedApp(w.acme, "Third")
 		app := func(id string) string { return "/api/applications/" + id }
 		cases := []struct {
