@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/danielgtaylor/huma/v2"
 )
 
 // RateLimitState is the outcome of one rate-limit check, as rendered in headers (API.md §3.5).
@@ -29,13 +31,42 @@ func RateLimited(code string, s RateLimitState) *Problem {
 		code = "rate_limited"
 	}
 	retry := max(ceilSeconds(s.Reset), 1)
-	p := NewProblem(http.StatusTooManyRequests, code, "Too many requests, retry in "+strconv.Itoa(retry)+"s").WithRetryAfter(retry)
+	return NewProblem(http.StatusTooManyRequests, code, "Too many requests, retry in "+strconv.Itoa(retry)+"s").WithRateLimit(s)
+}
+
+// WithRateLimit adds the RateLimit and RateLimit-Policy headers of s to the problem, and Retry-After (header
+// and retryAfter member) when the budget is spent.
+func (p *Problem) WithRateLimit(s RateLimitState) *Problem {
 	h := http.Header{}
 	SetRateLimitHeaders(h, s)
 	for k, v := range h {
 		p.WithHeader(k, v[0])
 	}
+	if s.Remaining <= 0 {
+		p.WithRetryAfter(max(ceilSeconds(s.Reset), 1))
+	}
 	return p
 }
 
 func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
+
+// lastRateLimitWins makes a RateLimit, RateLimit-Policy or Retry-After header of an error replace the one a
+// route's limiter set before the handler ran: a refusal by a narrower budget (e.g. the organization's run
+// rate, API.md §3.5) describes that budget, never both.
+func lastRateLimitWins(ctx huma.Context, next func(huma.Context)) {
+	next(rateLimitHeaderContext{ctx})
+}
+
+type rateLimitHeaderContext struct{ humaContext }
+
+// Unwrap lets humago.Unwrap reach the request and the writer.
+func (c rateLimitHeaderContext) Unwrap() huma.Context { return c.humaContext }
+
+func (c rateLimitHeaderContext) AppendHeader(name, value string) {
+	switch http.CanonicalHeaderKey(name) {
+	case "Ratelimit", "Ratelimit-Policy", "Retry-After":
+		c.SetHeader(name, value)
+	default:
+		c.humaContext.AppendHeader(name, value)
+	}
+}

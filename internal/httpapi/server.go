@@ -65,6 +65,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: opts.Metrics, started: time.Now()}
 	s.api = humago.New(s.mux, humaConfig(opts))
+	s.api.UseMiddleware(lastRateLimitWins)
 	s.mux.Handle("/api/", http.HandlerFunc(apiNotFound))
 	s.mux.Handle("GET /metrics", s.metrics.Handler())
 	s.mux.Handle("GET /llms.txt", http.HandlerFunc(s.serveLLMsTxt))

@@ -82,6 +82,10 @@ type LimitError struct {
 	Code       string
 	Message    string
 	RetryAfter int // seconds
+	// Limit is the organization's budget: runs per Window for the rate, runs in flight for the concurrency
+	// limit (Window 0).
+	Limit  int
+	Window time.Duration
 }
 
 func (e *LimitError) Error() string { return e.Message }
@@ -370,7 +374,7 @@ func (s *Service) admit(ctx context.Context, orgID string) error {
 		}
 		if !r.Allowed {
 			secs := max(int((r.Reset+time.Second-1)/time.Second), 1)
-			return &LimitError{Code: "org_run_rate_limited", RetryAfter: secs,
+			return &LimitError{Code: "org_run_rate_limited", RetryAfter: secs, Limit: rate, Window: time.Minute,
 				Message: "Organization rate limit reached (" + strconv.Itoa(rate) + "/min). Retry in " + strconv.Itoa(secs) + "s."}
 		}
 	}
@@ -381,7 +385,7 @@ func (s *Service) admit(ctx context.Context, orgID string) error {
 			return fmt.Errorf("count org runs in flight: %w", err)
 		}
 		if n >= maxRuns {
-			return &LimitError{Code: "org_run_concurrency_exceeded", RetryAfter: 5,
+			return &LimitError{Code: "org_run_concurrency_exceeded", RetryAfter: 5, Limit: maxRuns,
 				Message: "Organization concurrency limit reached (" + strconv.Itoa(maxRuns) + " runs in flight)."}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -242,7 +243,7 @@ func problem(err error) error {
 	case errors.As(err, &nr):
 		return httpapi.BadRequest(nr.Code, nr.Message)
 	case errors.As(err, &le):
-		return httpapi.NewProblem(http.StatusTooManyRequests, le.Code, le.Message).WithRetryAfter(le.RetryAfter)
+		return admissionProblem(le)
 	case errors.Is(err, runs.ErrAgentNotFound):
 		return httpapi.NewProblem(http.StatusNotFound, "agent_not_found", "Agent not found")
 	case errors.Is(err, runs.ErrVersionNotFound):
@@ -264,3 +265,14 @@ func problem(err error) error {
 }
 
 func marshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// admissionProblem is the 429 of an organization limit. The rate limit's headers describe the organization's
+// budget (API.md §3.5); the concurrency limit has no window: its refusal keeps the route's RateLimit headers
+// and says when to retry.
+func admissionProblem(le *runs.LimitError) *httpapi.Problem {
+	p := httpapi.NewProblem(http.StatusTooManyRequests, le.Code, le.Message)
+	if le.Window <= 0 {
+		return p.WithRetryAfter(le.RetryAfter)
+	}
+	return p.WithRateLimit(httpapi.RateLimitState{Limit: le.Limit, Reset: time.Duration(le.RetryAfter) * time.Second, Window: le.Window})
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -237,25 +240,61 @@ func TestRunValidation(t *testing.T) {
 	})
 }
 
+// TestRunLimits: the organization's admission limits refuse every run-creating route with a 429 that says
+// when to retry; the rate limit's refusal carries the organization budget's RateLimit headers (API.md §3.5),
+// the concurrency limit's keeps the route's own.
 func TestRunLimits(t *testing.T) {
+	topic := map[string]any{"topic": "x"}
+	routes := []struct {
+		path      string
+		body      func(w world) any
+		routeRate int // the route's own limit per caller
+	}{
+		{"/api/agents/@acme/echo/run", func(world) any { return map[string]any{"input": topic} }, 20},
+		{"/api/runs/inline", func(world) any { return inlineBody(inlineAgent, "Go.", topic) }, 60},
+		{"/api/runs/remote", func(w world) any {
+			return map[string]any{"applicationId": w.app, "source": map[string]any{"kind": "registry", "packageId": "@acme/echo"}, "input": topic}
+		}, 200},
+	}
+	check := func(t *testing.T, res *apptest.Response, code, rateLimit, policy string) {
+		t.Helper()
+		p := res.Problem(t)
+		if res.Status != 429 || p.Code != code || p.RetryAfter < 1 || res.Header.Get("Retry-After") != strconv.Itoa(p.RetryAfter) {
+			t.Fatalf("%d %s (Retry-After %q)", res.Status, res.Body, res.Header.Get("Retry-After"))
+		}
+		if got := res.Header.Get("RateLimit"); !strings.HasPrefix(got, rateLimit) {
+			t.Fatalf("RateLimit %q, want %s…", got, rateLimit)
+		}
+		if got := res.Header.Get("RateLimit-Policy"); got != policy {
+			t.Fatalf("RateLimit-Policy %q, want %q", got, policy)
+		}
+	}
 	env := map[string]string{"PLATFORM_RUN_LIMITS": `{"per_org_global_rate_per_min":1000,"max_concurrent_per_org":1}`}
 	apptest.Run(t, env, func(t *testing.T, e *apptest.Env) {
 		fake := executortest.NewFake(executor.Result{})
 		fake.Block = true
 		w := setup(t, e, fake)
-		w.start(t, map[string]any{"input": map[string]any{"topic": "x"}})
-		res := e.Do(apptest.Request{Method: "POST", Path: "/api/agents/@acme/echo/run", Body: map[string]any{"input": map[string]any{"topic": "x"}}, Headers: w.h})
-		if res.Status != 429 || res.Problem(t).Code != "org_run_concurrency_exceeded" || res.Header.Get("Retry-After") == "" {
-			t.Fatalf("concurrency: %d %s", res.Status, res.Body)
+		inFlight := w.start(t, map[string]any{"input": topic})
+		for _, r := range routes {
+			t.Run(r.path, func(t *testing.T) {
+				res := e.Do(apptest.Request{Method: "POST", Path: r.path, Body: r.body(w), Headers: w.h})
+				check(t, res, "org_run_concurrency_exceeded", fmt.Sprintf("limit=%d, remaining=", r.routeRate), fmt.Sprintf("%d;w=60", r.routeRate))
+			})
 		}
+		if spec := <-fake.Started(); spec.RunID != inFlight { // then release it, so that the job client stops at once
+			t.Fatalf("started %s, want %s", spec.RunID, inFlight)
+		}
+		fake.Release(inFlight, executor.Result{})
 	})
 	env = map[string]string{"PLATFORM_RUN_LIMITS": `{"per_org_global_rate_per_min":1}`}
 	apptest.Run(t, env, func(t *testing.T, e *apptest.Env) {
 		w := setup(t, e, executortest.NewFake(executor.Result{}))
-		w.start(t, map[string]any{"input": map[string]any{"topic": "x"}})
-		res := e.Do(apptest.Request{Method: "POST", Path: "/api/agents/@acme/echo/run", Body: map[string]any{"input": map[string]any{"topic": "x"}}, Headers: w.h})
-		if res.Status != 429 || res.Problem(t).Code != "org_run_rate_limited" || res.Header.Get("Retry-After") == "" {
-			t.Fatalf("rate: %d %s", res.Status, res.Body)
+		w.start(t, map[string]any{"input": topic})
+		for _, r := range routes {
+			t.Run(r.path, func(t *testing.T) {
+				res := e.Do(apptest.Request{Method: "POST", Path: r.path, Body: r.body(w), Headers: w.h})
+				check(t, res, "org_run_rate_limited", "limit=1, remaining=0, reset=", "1;w=60")
+			})
 		}
 	})
 }

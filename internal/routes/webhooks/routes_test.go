@@ -77,11 +77,16 @@ func TestWebhookLifecycle(t *testing.T) {
 			}
 			return l.Data
 		}
+		// Newest first; two webhooks created within the same millisecond come in id order.
+		both := appLevel.ID + "," + created.ID
+		if appLevel.CreatedAt == created.CreatedAt && appLevel.ID < created.ID {
+			both = created.ID + "," + appLevel.ID
+		}
 		for _, tt := range []struct{ query, want string }{
 			{"", created.ID},
-			{"?applicationId=" + w.app2, appLevel.ID + "," + created.ID},
+			{"?applicationId=" + w.app2, both},
 			{"?applicationId=" + w.app, created.ID},
-			{"?all=true", appLevel.ID + "," + created.ID},
+			{"?all=true", both},
 		} {
 			if got := idsOf(list(tt.query)); got != tt.want {
 				t.Errorf("list %q = %s, want %s", tt.query, got, tt.want)
