@@ -135,7 +135,7 @@ func TestCLIRunRemoteAndLocal(t *testing.T) {
 		t.Fatalf("package pack: %d %s %s", code, out, errOut)
 	}
 	before := llm.Count()
-	code, stdout, stderr = p.cli(t, key, "run", archive, "--json")
+	code, stdout, stderr = p.cli(t, key, "run", archive, "--json", "--input", "task=count")
 	if code != 0 {
 		t.Fatalf("local run: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/afps"
 	"github.com/appstrate/appstrate-go/internal/cli/apiclient"
 	"github.com/appstrate/appstrate-go/internal/ids"
+	"github.com/appstrate/appstrate-go/internal/jsonschema"
 	"github.com/appstrate/appstrate-go/internal/llm"
 	"github.com/appstrate/appstrate-go/internal/runner"
 	"github.com/appstrate/appstrate-go/internal/runplan"
@@ -76,6 +77,12 @@ func RunLocal(ctx context.Context, o LocalOptions) (int, error) {
 	pr := o.Printer
 	agent, lookup, err := loadAgent(ctx, o)
 	if err != nil {
+		return ExitFailed, err
+	}
+	if o.Input, err = checkValues("input", agent.Manifest.Input, o.Input, false); err != nil {
+		return ExitFailed, err
+	}
+	if o.Config, err = checkValues("config", agent.Manifest.Config, o.Config, true); err != nil {
 		return ExitFailed, err
 	}
 	model, err := resolveModel(ctx, o)
@@ -195,6 +202,39 @@ func mustJSON(m map[string]any) []byte {
 	}
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// checkValues validates the input or the config against the manifest's schema (with its defaults applied
+// when defaults is set) and returns the values to use.
+func checkValues(name string, w *afps.SchemaWrapper, values map[string]any, defaults bool) (map[string]any, error) {
+	if w == nil || len(w.Schema) == 0 {
+		return values, nil
+	}
+	schema, err := jsonschema.Compile(w.Schema)
+	if err != nil {
+		return nil, setupErr("the agent's %s schema is invalid: %v", name, err)
+	}
+	raw, _ := json.Marshal(orEmpty(values))
+	v, err := jsonschema.Decode(raw)
+	if err != nil {
+		return nil, setupErr("--%s: %v", name, err)
+	}
+	if defaults {
+		v = jsonschema.ApplyDefaults(schema, v)
+	}
+	if errs := schema.Validate(v); len(errs) > 0 {
+		msgs := make([]string, 0, len(errs))
+		for _, e := range errs {
+			msgs = append(msgs, jsonschema.JoinPath(name, e.Path)+": "+e.Message)
+		}
+		return nil, setupErr("--%s does not match the agent's schema: %s", name, strings.Join(msgs, "; "))
+	}
+	out, _ := json.Marshal(v)
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		return values, nil
+	}
+	return m, nil
 }
 
 // reportMode decides whether the run reports to the platform.

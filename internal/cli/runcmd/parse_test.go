@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/appstrate/appstrate-go/internal/afps"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -178,4 +180,20 @@ func FuzzParseTarget(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCheckValues(t *testing.T) {
+	w := &afps.SchemaWrapper{Schema: json.RawMessage(`{"type":"object","properties":{"tone":{"type":"string","enum":["calm","loud"],"default":"calm"},"n":{"type":"integer"}},"required":["n"]}`)}
+	got, err := checkValues("config", w, map[string]any{"n": json.Number("2")}, true)
+	if err != nil || got["tone"] != "calm" {
+		t.Fatalf("defaults: %v %v", got, err)
+	}
+	_, err = checkValues("config", w, map[string]any{"tone": "shout"}, false)
+	if err == nil || !strings.Contains(err.Error(), "--config does not match the agent's schema") ||
+		!strings.Contains(err.Error(), "config.tone") || !strings.Contains(err.Error(), "config") {
+		t.Fatalf("err %v", err)
+	}
+	if got, err := checkValues("input", nil, nil, false); err != nil || got != nil {
+		t.Fatalf("no schema: %v %v", got, err)
+	}
 }
