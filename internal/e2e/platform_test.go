@@ -148,6 +148,17 @@ func (p *platform) stop() {
 	}
 }
 
+// kill9 kills the server with SIGKILL, as a crash would: its runners and sidecars, in their own process
+// groups, are left behind.
+func (p *platform) kill9() {
+	p.t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		p.t.Fatal(err)
+	}
+	<-p.done
+	_, _ = p.logs.Write([]byte("\n---- e2e: server killed with SIGKILL ----\n"))
+}
+
 // lockedWriter is the server's output, written by the stdout and stderr copiers and read by the test.
 type lockedWriter struct {
 	mu sync.Mutex
@@ -280,6 +291,14 @@ type run struct {
 	Result     json.RawMessage `json:"result"`
 	TokenUsage json.RawMessage `json:"tokenUsage"`
 	Cost       *float64        `json:"cost"`
+}
+
+// getRun reads a run.
+func (p *platform) getRun(id string) run {
+	p.t.Helper()
+	var r run
+	p.do(http.MethodGet, "/api/runs/"+id, nil, http.StatusOK, &r)
+	return r
 }
 
 // waitRun polls the run until it is terminal.
