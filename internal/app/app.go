@@ -259,7 +259,7 @@ func (a *App) buildServices() {
 		a.Config.UploadSigningSecret, a.Config.AppURL, a.Logger)
 	a.buildProviderServices()
 	a.Runs = &runs.Service{DB: a.DB, Jobs: a.Jobs, Webhooks: a.Webhooks, Resolver: a.Resolver, Limiter: a.Limiter,
-		Limits: a.Config.PlatformRunLimits, Inline: a.Config.InlineRunLimits,
+		Limits: a.Config.PlatformRunLimits, Inline: a.Config.InlineRunLimits, Uploads: a.Uploads,
 		TokenSecret: a.Config.RunTokenSecret, Heartbeat: a.Config.RunHeartbeatInterval,
 		Stall: a.Config.RunStallThreshold, Watchdog: a.Config.RunWatchdogInterval, Logger: a.Logger}
 	a.Schedules = &schedules.Service{DB: a.DB, Runs: a.Runs, Resolver: a.Resolver, Logger: a.Logger}

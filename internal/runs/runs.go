@@ -26,6 +26,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/secrets"
 	"github.com/appstrate/appstrate-go/internal/store"
 	"github.com/appstrate/appstrate-go/internal/types/isotime"
+	"github.com/appstrate/appstrate-go/internal/uploads"
 	"github.com/appstrate/appstrate-go/internal/webhooks"
 )
 
@@ -98,7 +99,9 @@ type Service struct {
 	Webhooks *webhooks.Service // nil = no webhook events
 	Resolver *providers.Resolver
 	Limiter  ratelimit.Limiter
-	Limits   config.PlatformRunLimits
+	// Uploads consumes the upload://upl_… references of file inputs when a run is created; nil = not consumed.
+	Uploads *uploads.Service
+	Limits  config.PlatformRunLimits
 	// Inline is INLINE_RUN_LIMITS; the zero value means config.DefaultInlineRunLimits.
 	Inline config.InlineRunLimits
 	// Executor executes runs; nil fails every run with "No executor is configured".
@@ -325,6 +328,9 @@ func (s *Service) insert(ctx context.Context, c Caller, pr *preparedRun, p Creat
 			if err := p.Claim(ctx, tx); err != nil {
 				return err
 			}
+		}
+		if err := s.consumeUploads(ctx, tx, c, agent.manifest, pr.input); err != nil {
+			return err
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(run_number), 0) FROM runs

@@ -17,6 +17,7 @@ import (
 	"github.com/appstrate/appstrate-go/internal/idempotency"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
 	"github.com/appstrate/appstrate-go/internal/runs"
+	"github.com/appstrate/appstrate-go/internal/uploads"
 )
 
 var tags = []string{"Runs"}
@@ -40,8 +41,12 @@ func Register(api huma.API, d Deps) {
 		OperationID: "runAgent", Method: http.MethodPost, Path: "/api/agents/{scope}/{name}/run",
 		Summary: "Run an agent", Tags: tags,
 		Description: "Validates the input and config, checks provider readiness and the organization's run limits, " +
-			"creates the run `pending` and returns its id at once; the run executes asynchronously.",
-		Errors:      append(errs, http.StatusTooManyRequests, http.StatusConflict, http.StatusUnprocessableEntity),
+			"creates the run `pending` and returns its id at once; the run executes asynchronously. File inputs take " +
+			"`upload://upl_…` URIs (POST /api/uploads), each used by one run only: 409 `upload_consumed` when already " +
+			"used, 410 `upload_expired`, 404 when unknown, 400 when the field's fileConstraints refuse its type or size. " +
+			"20 requests per minute per caller; the organization's limits answer 429 `org_run_rate_limited` or " +
+			"`org_run_concurrency_exceeded` with Retry-After.",
+		Errors:      append(errs, http.StatusTooManyRequests, http.StatusConflict, http.StatusGone, http.StatusUnprocessableEntity),
 		Middlewares: huma.Middlewares{httpapi.RateLimit(d.Limiter, 20, httpapi.ByCaller), httpapi.Require("agents:run")},
 	}, d.Idempotency, d.Logger), h.run)
 	httpapi.Register(api, huma.Operation{
@@ -229,7 +234,10 @@ func problem(err error) error {
 	var nr *runs.NotReadyError
 	var le *runs.LimitError
 	var re *runs.RequestError
+	var ue *runs.UploadError
 	switch {
+	case errors.As(err, &ue):
+		return uploadProblem(ue)
 	case errors.As(err, &ve):
 		fields := make([]httpapi.FieldError, 0, len(ve.Fields))
 		for _, f := range ve.Fields {
@@ -275,4 +283,19 @@ func admissionProblem(le *runs.LimitError) *httpapi.Problem {
 		return p.WithRetryAfter(le.RetryAfter)
 	}
 	return p.WithRateLimit(httpapi.RateLimitState{Limit: le.Limit, Reset: time.Duration(le.RetryAfter) * time.Second, Window: le.Window})
+}
+
+// uploadProblem maps a file input the run cannot take (API.md §4.13): a used upload 409 upload_consumed, an
+// expired one 410 upload_expired, an unknown one 404, anything else 400 validation_failed on the field.
+func uploadProblem(ue *runs.UploadError) *httpapi.Problem {
+	switch {
+	case errors.Is(ue.Err, uploads.ErrConsumed):
+		return httpapi.NewProblem(http.StatusConflict, "upload_consumed", ue.Error()+" (an upload is used by one run only)")
+	case errors.Is(ue.Err, uploads.ErrExpired):
+		return httpapi.NewProblem(http.StatusGone, "upload_expired", ue.Error())
+	case errors.Is(ue.Err, uploads.ErrNotFound):
+		return httpapi.NotFound(ue.Error())
+	}
+	return httpapi.BadRequest("validation_failed", ue.Error()).
+		WithErrors(httpapi.FieldError{Field: ue.Field, Code: "invalid_input", Message: ue.Message})
 }
