@@ -95,6 +95,9 @@ type Options struct {
 	// jobs but enqueues no periodic job and rescues nothing (for processes
 	// that must not schedule, e.g. an API-only role).
 	LeaderElectionDisabled bool
+	// Time is River's clock (nil = the real one). Tests stub it to move jobs
+	// through time: attempts, retry schedules and due jobs all follow it.
+	Time rivertype.TimeGenerator
 	// StopCancelGrace is how long Stop waits for cancelled jobs to return
 	// once its own deadline has passed (default DefaultStopCancelGrace).
 	StopCancelGrace time.Duration
@@ -159,6 +162,7 @@ func New(db *store.DB, opts Options) *Client {
 		FetchCooldown:               opts.FetchCooldown,
 		CompletedJobRetentionPeriod: opts.CompletedJobRetentionPeriod,
 		LeaderElectionDisabled:      opts.LeaderElectionDisabled,
+		Test:                        river.TestConfig{Time: opts.Time},
 	})
 	if err != nil {
 		c.err = fmt.Errorf("jobs: configure river: %w", err)

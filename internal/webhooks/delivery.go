@@ -75,9 +75,10 @@ func (w *deliveryWorker) Timeout(*river.Job[DeliveryArgs]) time.Duration {
 }
 
 // NextRetry schedules the next attempt RetryDelay(attempt) after the start of the failed one (after now when
-// that moment is already past, e.g. for a job rescued long after its worker died).
+// that moment is already past, e.g. for a job rescued long after its worker died). Now is the service's
+// clock, which tests share with the job client's.
 func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {
-	now, delay := time.Now(), RetryDelay(job.Attempt)
+	now, delay := w.s.now(), RetryDelay(job.Attempt)
 	if job.AttemptedAt != nil {
 		if next := job.AttemptedAt.Add(delay); next.After(now) {
 			return next

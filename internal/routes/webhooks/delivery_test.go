@@ -529,6 +529,104 @@ func TestRetrySchedule(t *testing.T) {
 	})
 }
 
+// fakeTime is a frozen clock that only the test moves, shared by the webhook service (signatures, retry
+// schedule) and River (attempt times, due jobs): a rivertype.TimeGenerator.
+type fakeTime struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (f *fakeTime) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeTime) NowOrNil() *time.Time {
+	now := f.Now()
+	return &now
+}
+
+func (f *fakeTime) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+}
+
+// TestRetryDelaysOnAFakeClock: a receiver that keeps failing sees the 8 attempts of one event at the
+// specified delays — 30 s, 5 min, 30 min, 1 h, 2 h, 3 h, 4 h — on a clock the test moves: each attempt's
+// webhook-timestamp is exactly the previous one plus its delay, every retry is scheduled exactly that long
+// after its failed attempt, and the first retry comes through River's own scheduler once the clock reaches
+// it (the later ones are made due at their time instead of waiting for the scheduler's next round).
+func TestRetryDelaysOnAFakeClock(t *testing.T) {
+	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
+		w := newWorld(t, e)
+		clock := &fakeTime{now: time.Now().Add(time.Hour).Truncate(time.Second)} // ahead of the real time
+		e.App.Webhooks.Now = clock.Now
+		if err := jobs.Migrate(context.Background(), e.DB, nil); err != nil {
+			t.Fatal(err)
+		}
+		jc := jobs.New(e.DB, jobs.Options{Time: clock, FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 10 * time.Millisecond})
+		if err := e.App.Webhooks.RegisterWorker(jc); err != nil {
+			t.Fatal(err)
+		}
+		if err := jc.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_ = jc.Stop(ctx)
+		})
+		r := newReceiver(t)
+		hook := w.create(t, w.asOwner(), orgHook(r.url("/status/503"), "run.failed"))
+		p := publish(t, e, e.DB, w.org, w.app, "@acme/hello-world", "run.failed")
+
+		// API.md §3.7, written out rather than read from the package under test.
+		delays := []time.Duration{30 * time.Second, 5 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour}
+		var previous time.Time
+		for attempt := 1; attempt <= 8; attempt++ {
+			req := r.wait(t, attempt, nil)[attempt-1]
+			if err := verifyStandardWebhook(hook.Secret, req.header, req.body, clock.Now()); err != nil {
+				t.Fatalf("attempt %d: %v", attempt, err)
+			}
+			sec, _ := strconv.ParseInt(req.header.Get("webhook-timestamp"), 10, 64)
+			sent := time.Unix(sec, 0)
+			if req.header.Get("webhook-attempt") != strconv.Itoa(attempt) || req.header.Get("webhook-id") != p.EventID || !sent.Equal(clock.Now()) {
+				t.Fatalf("attempt %d: %v (clock %s)", attempt, req.header, clock.Now())
+			}
+			if attempt > 1 {
+				if got, want := sent.Sub(previous), delays[attempt-2]; got != want {
+					t.Fatalf("attempt %d came %s after attempt %d, want %s", attempt, got, attempt-1, want)
+				}
+			}
+			previous = sent
+			job := waitJob(t, e, hook.ID, fmt.Sprintf("attempt %d to fail", attempt), settled(attempt))
+			if attempt == 8 {
+				if job.State != rivertype.JobStateDiscarded {
+					t.Fatalf("after the last attempt the job is %s", job.State)
+				}
+				break
+			}
+			delay := delays[attempt-1]
+			if job.State != rivertype.JobStateRetryable || job.AttemptedAt == nil || !job.AttemptedAt.Equal(sent) ||
+				!job.ScheduledAt.Equal(sent.Add(delay)) {
+				t.Fatalf("after attempt %d: job %s, attempted %v, scheduled %s, want %s", attempt, job.State, job.AttemptedAt,
+					job.ScheduledAt, sent.Add(delay))
+			}
+			clock.advance(delay)
+			if attempt > 1 {
+				if _, err := jc.River().JobRetry(context.Background(), job.ID); err != nil { // due now, as scheduled
+					t.Fatal(err)
+				}
+			}
+		}
+		if n := len(r.requests()); n != 8 {
+			t.Fatalf("%d requests", n)
+		}
+	})
+}
+
 func TestFailureClasses(t *testing.T) {
 	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
 		w := newWorld(t, e)
