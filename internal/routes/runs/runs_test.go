@@ -358,23 +358,53 @@ func TestRunTimeout(t *testing.T) {
 	})
 }
 
+// TestRunIdempotency: 50 concurrent identical POSTs with one Idempotency-Key create exactly one run. The key
+// is the application's, so the requests come from three members (each within the route's 20 per minute):
+// every answer is that run (first or replayed) or 409 idempotency_in_progress, and a later retry replays it.
 func TestRunIdempotency(t *testing.T) {
 	apptest.Run(t, nil, func(t *testing.T, e *apptest.Env) {
 		w := setup(t, e, executortest.NewFake(executor.Result{}))
-		h := w.h.Clone()
-		h.Set("Idempotency-Key", "k-1")
+		callers := []http.Header{w.h}
+		for _, name := range []string{"ada", "bob"} {
+			id := e.SeedUser(name + "@acme.test")
+			e.SeedMember(w.org, id, "admin")
+			callers = append(callers, apptest.As(id, w.org, w.app))
+		}
+		post := func(i int) *apptest.Response {
+			h := callers[i%len(callers)].Clone()
+			h.Set("Idempotency-Key", "k-1")
+			return e.Do(apptest.Request{Method: "POST", Path: "/api/agents/@acme/echo/run", Body: map[string]any{"input": map[string]any{"topic": "x"}}, Headers: h})
+		}
+		responses := make([]*apptest.Response, 50)
 		var wg sync.WaitGroup
-		for range 50 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				e.Do(apptest.Request{Method: "POST", Path: "/api/agents/@acme/echo/run", Body: map[string]any{"input": map[string]any{"topic": "x"}}, Headers: h})
-			}()
+		for i := range responses {
+			wg.Go(func() { responses[i] = post(i) })
 		}
 		wg.Wait()
+		runIDs := map[string]bool{}
+		for i, res := range responses {
+			switch res.Status {
+			case http.StatusOK:
+				var out struct{ RunID string }
+				res.JSON(t, &out)
+				runIDs[out.RunID] = true
+			case http.StatusConflict:
+				if p := res.Problem(t); p.Code != "idempotency_in_progress" {
+					t.Fatalf("request %d: %s", i, res.Body)
+				}
+			default:
+				t.Fatalf("request %d: %d %s", i, res.Status, res.Body)
+			}
+		}
 		var n int
-		if err := e.DB.QueryRowContext(t.Context(), `SELECT count(*) FROM runs`).Scan(&n); err != nil || n != 1 {
-			t.Fatalf("runs %d %v", n, err)
+		if err := e.DB.QueryRowContext(t.Context(), `SELECT count(*) FROM runs`).Scan(&n); err != nil || n != 1 || len(runIDs) != 1 {
+			t.Fatalf("%d runs (%v), answers named %v", n, err, runIDs)
+		}
+		res := post(50)
+		var out struct{ RunID string }
+		res.JSON(t, &out)
+		if res.Status != http.StatusOK || res.Header.Get("Idempotent-Replayed") != "true" || !runIDs[out.RunID] {
+			t.Fatalf("retry: %d %v %s", res.Status, res.Header, res.Body)
 		}
 	})
 }
