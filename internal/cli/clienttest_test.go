@@ -36,17 +36,67 @@ type cliEnv struct {
 	sleepsOf map[string]int // polls per user code
 }
 
-// requestLog records the requests the server received.
+// requestLog records the requests the server received and the status of each answer (0 until it is sent).
 type requestLog struct {
-	mu   sync.Mutex
-	reqs []*http.Request
+	mu       sync.Mutex
+	reqs     []*http.Request
+	statuses []int
 }
 
-func (l *requestLog) add(r *http.Request) {
+// add records r and returns its index.
+func (l *requestLog) add(r *http.Request) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.reqs = append(l.reqs, r.Clone(context.Background()))
+	l.statuses = append(l.statuses, 0)
+	return len(l.reqs) - 1
 }
+
+// answered records the status of request i (the first one written wins).
+func (l *requestLog) answered(i, status int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.statuses[i] == 0 {
+		l.statuses[i] = status
+	}
+}
+
+// statusOf is the status the server answered the recorded request r with (0 when not yet sent).
+func (l *requestLog) statusOf(r *http.Request) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, seen := range l.reqs {
+		if seen == r {
+			return l.statuses[i]
+		}
+	}
+	return 0
+}
+
+// statusWriter passes a response through and records its status; streams (SSE) still flush.
+type statusWriter struct {
+	http.ResponseWriter
+	log *requestLog
+	i   int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.log.answered(w.i, status)
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.log.answered(w.i, http.StatusOK)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (l *requestLog) find(method, path string) []*http.Request {
 	l.mu.Lock()
@@ -90,16 +140,29 @@ func (c *testClock) Sleep(ctx context.Context, d time.Duration) error {
 // newCLIEnv starts the platform over db with APP_URL = its own loopback address.
 func newCLIEnv(t *testing.T, db *store.DB) *cliEnv {
 	t.Helper()
+	return newCLIEnvWith(t, db, nil, nil)
+}
+
+// newCLIEnvWith is newCLIEnv with extra environment variables for the platform, and beforeServe (when not
+// nil) called once the platform is assembled and its URL known, before the server accepts requests.
+func newCLIEnvWith(t *testing.T, db *store.DB, env map[string]string, beforeServe func(c *cliEnv)) *cliEnv {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &cliEnv{t: t, url: "http://" + ln.Addr().String(), home: t.TempDir(), seen: &requestLog{}, approve: true}
-	c.e = apptest.New(t, db, oidctest.Env("APP_URL", c.url))
+	vars := oidctest.Env("APP_URL", c.url)
+	for k, v := range env {
+		vars[k] = v
+	}
+	c.e = apptest.New(t, db, vars)
+	if beforeServe != nil {
+		beforeServe(c)
+	}
 	handler := c.e.App.HTTP.Handler()
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.seen.add(r)
-		handler.ServeHTTP(w, r)
+		handler.ServeHTTP(&statusWriter{ResponseWriter: w, log: c.seen, i: c.seen.add(r)}, r)
 	}))
 	c.srv.Listener.Close()
 	c.srv.Listener = ln
