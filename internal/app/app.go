@@ -303,6 +303,7 @@ func (a *App) registerRoutes() {
 	apppackages.Register(a.HTTP.API(), a.Installs)
 	library.Register(a.HTTP.API(), a.Installs)
 	agents.Register(a.HTTP.API(), a.Agents)
+	agents.RegisterBundle(a.HTTP.API(), agents.BundleDeps{Registry: a.Registry, Limiter: a.Limiter, Logger: a.Logger})
 	whroutes.Register(a.HTTP.API(), whroutes.Deps{Webhooks: a.Webhooks, Limiter: a.Limiter, Idempotency: a.Idempotency,
 		Logger: a.Logger})
 	provroutes.Register(a.HTTP.API(), provroutes.Deps{Providers: a.Providers, Logger: a.Logger})
