@@ -55,6 +55,10 @@ var (
 const (
 	DefaultMaxWorkers      = 100             // of the default queue when Options.Queues is empty
 	DefaultStopCancelGrace = 5 * time.Second // see Options.StopCancelGrace
+	// SQLite has no LISTEN, so River polls it, and a job inserted inside a transaction (a run is created with
+	// its job) wakes no worker: it waits for the next poll. These defaults make that wait short.
+	SQLiteFetchPollInterval = 50 * time.Millisecond
+	SQLiteFetchCooldown     = 25 * time.Millisecond
 )
 
 // Options tunes the Client. The zero value gives River's defaults, noted on
@@ -84,8 +88,9 @@ type Options struct {
 	// worker's NextRetry method overrides it per job.
 	RetryPolicy river.ClientRetryPolicy
 	// FetchPollInterval is how often queues are polled for jobs when no
-	// notification arrives (default 1 s); FetchCooldown the minimum time
-	// between two fetches (default 100 ms). Tests shorten both.
+	// notification arrives (default 1 s; SQLiteFetchPollInterval on SQLite);
+	// FetchCooldown the minimum time between two fetches (default 100 ms;
+	// SQLiteFetchCooldown on SQLite). Tests shorten both.
 	FetchPollInterval time.Duration
 	FetchCooldown     time.Duration
 	// CompletedJobRetentionPeriod is how long completed jobs are kept
@@ -141,6 +146,12 @@ func New(db *store.DB, opts Options) *Client {
 	if db == nil {
 		c.err = ErrNoDatabase
 		return c
+	}
+	if db.Dialect() != store.Postgres && opts.FetchPollInterval == 0 {
+		opts.FetchPollInterval = SQLiteFetchPollInterval
+		if opts.FetchCooldown == 0 || opts.FetchCooldown > opts.FetchPollInterval {
+			opts.FetchCooldown = SQLiteFetchCooldown
+		}
 	}
 	queues := map[string]river.QueueConfig{}
 	for name, n := range opts.Queues {
