@@ -75,7 +75,7 @@ func TestRateLimitInventory(t *testing.T) {
 		{method: "PATCH", path: "/api/end-users/" + ids.New(ids.EndUser), limit: 60, window: minute, key: perUser},
 		{method: "DELETE", path: "/api/end-users/" + ids.New(ids.EndUser), limit: 60, window: minute, key: perUser},
 		// §4.6 agents.
-		{method: "GET", path: "/api/agents/@acme/echo/bundle", limit: 30, window: minute, key: perUser, pending: "agent bundle download"},
+		{method: "GET", path: "/api/agents/@acme/echo/bundle", limit: 30, window: minute, key: perUser},
 		// §4.7 packages.
 		{method: "POST", path: "/api/packages/import", limit: 10, window: minute, key: perUser},
 		{method: "POST", path: "/api/packages/import-bundle", limit: 10, window: minute, key: perUser},
