@@ -86,7 +86,8 @@ func orDash(s string) string {
 // invalid key gets 400 invalid_idempotency_key. Otherwise the raw body is read and hashed, the key is
 // claimed, and:
 //   - first use: the handler runs and its response (status, Content-Type/Location/Link, body, error bodies
-//     included) is stored; 5xx answers, panics and bodies above 1 MiB release the key instead;
+//     included) is stored; 5xx and 429 answers (a retry after Retry-After must run), panics and bodies
+//     above 1 MiB release the key instead;
 //   - same key and body, completed: the stored response is replayed with Idempotent-Replayed: true;
 //   - same key, another body: 422 idempotency_conflict;
 //   - same key still running: 409 idempotency_in_progress.
@@ -179,6 +180,8 @@ func runIdempotent(ctx huma.Context, next func(huma.Context), store idempotency.
 		release("no response written through huma")
 	case c.status >= 500:
 		release("server error")
+	case c.status == http.StatusTooManyRequests: // a retry after Retry-After must be tried, not replayed for 24 h
+		release("rate limited")
 	case c.overflow:
 		logger.Debug("idempotency: response not stored, key released", "requestId", RequestIDFrom(bg),
 			"reason", "body larger than 1 MiB", "status", c.status)

@@ -81,6 +81,13 @@ func newIdemServer(t testing.TB) *idemServer {
 		}
 		return handler(ctx, in)
 	})
+	reg("limited", func(ctx context.Context, in *idemInput) (*idemOutput, error) {
+		if s.calls.Load() == 0 {
+			s.calls.Add(1)
+			return nil, NewProblem(http.StatusTooManyRequests, "org_run_rate_limited", "retry in 5s").WithRetryAfter(5)
+		}
+		return handler(ctx, in)
+	})
 	reg("unavailable", func(ctx context.Context, in *idemInput) (*idemOutput, error) {
 		s.calls.Add(1)
 		return nil, NewProblem(http.StatusServiceUnavailable, "unavailable", "try later")
@@ -198,7 +205,7 @@ func TestIdempotencyCachesClientErrors(t *testing.T) {
 	}
 }
 
-// TestIdempotencyReleases: after a 5xx, a panic, a response too large to store or a response written
+// TestIdempotencyReleases: after a 5xx, a 429, a panic, a response too large to store or a response written
 // around huma, the same key runs the request again.
 func TestIdempotencyReleases(t *testing.T) {
 	for _, tt := range []struct {
@@ -208,6 +215,7 @@ func TestIdempotencyReleases(t *testing.T) {
 	}{
 		{"500", "flaky", `{"name":"a"}`, http.StatusInternalServerError, http.StatusCreated},
 		{"503 problem", "unavailable", `{"name":"a"}`, http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+		{"429 problem", "limited", `{"name":"a"}`, http.StatusTooManyRequests, http.StatusCreated},
 		{"panic", "panic", `{"name":"a"}`, http.StatusInternalServerError, http.StatusCreated},
 		{"body above 1 MiB", "create", `{"name":"a","size":1048576}`, http.StatusCreated, http.StatusCreated},
 		{"raw writer", "raw", `{"name":"a"}`, http.StatusAccepted, http.StatusAccepted},
