@@ -153,7 +153,7 @@ func (s *Service) closeRun(ctx context.Context, tx *store.Tx, run *finalRun, r s
 		cost = ?, sink_closed_at = ?, notified_at = ?, checkpoint = COALESCE(?, checkpoint),
 		token_usage = COALESCE(?, token_usage)
 		WHERE id = ? AND status IN ('pending', 'running') AND sink_closed_at IS NULL`,
-		v.status, nullStr(v.err), resultArg, stamp, max(duration, 0), costArg, stamp, stamp, checkpointArg, usageArg, run.id)
+		v.status, store.NullIfEmpty(v.err), resultArg, stamp, max(duration, 0), costArg, stamp, stamp, checkpointArg, usageArg, run.id)
 	if err != nil {
 		return false, fmt.Errorf("finalize run %s: %w", run.id, err)
 	}
@@ -401,7 +401,7 @@ func jsonKind(goKind string) string {
 
 func insertLog(ctx context.Context, q store.Querier, runID, orgID, typ, level, event, message string, data any) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO run_logs (run_id, org_id, type, level, event, message, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, runID, orgID, typ, level, event, nullStr(message), data, isotime.Now())
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, runID, orgID, typ, level, event, store.NullIfEmpty(message), data, isotime.Now())
 	if err != nil {
 		return fmt.Errorf("insert run log: %w", err)
 	}

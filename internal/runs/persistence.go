@@ -200,7 +200,7 @@ func writePersistence(ctx context.Context, tx *store.Tx, t persistTarget, plan p
 		content := jsonText(m.content)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO package_persistence (package_id, application_id, org_id, key, pinned,
 			actor_type, actor_id, content, run_id, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
-			t.packageID, t.appID, t.orgID, false, a.typ, nullStr(a.id), content, t.runID, now, now); err != nil {
+			t.packageID, t.appID, t.orgID, false, a.typ, store.NullIfEmpty(a.id), content, t.runID, now, now); err != nil {
 			return fmt.Errorf("insert memory of %s: %w", t.runID, err)
 		}
 	}
@@ -211,7 +211,7 @@ func writePersistence(ctx context.Context, tx *store.Tx, t persistTarget, plan p
 			ON CONFLICT (package_id, application_id, actor_type, COALESCE(actor_id, '`+sharedActorCoalesced+`'), key)
 			WHERE key IS NOT NULL DO UPDATE SET content = excluded.content, run_id = excluded.run_id,
 			updated_at = excluded.updated_at`,
-			t.packageID, t.appID, t.orgID, p.key, true, a.typ, nullStr(a.id), string(p.content), t.runID, now, now); err != nil {
+			t.packageID, t.appID, t.orgID, p.key, true, a.typ, store.NullIfEmpty(a.id), string(p.content), t.runID, now, now); err != nil {
 			return fmt.Errorf("upsert pinned slot %s of %s: %w", p.key, t.runID, err)
 		}
 	}

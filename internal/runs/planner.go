@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/appstrate/appstrate-go/internal/executor"
+	"github.com/appstrate/appstrate-go/internal/store"
 )
 
 // Planner builds the execution of a claimed run: the platform plugs internal/runplan in (through an adapter
@@ -53,7 +54,7 @@ func (s *Service) plan(ctx context.Context, args RunArgs, sk Sink, timeout time.
 		profiles = string(raw)
 	}
 	if _, err := s.DB.ExecContext(ctx, `UPDATE runs SET model_label = ?, model_source = ?, provider_profile_ids = ?
-		WHERE id = ?`, nullStr(p.ModelLabel), nullStr(p.ModelSource), profiles, args.RunID); err != nil {
+		WHERE id = ?`, store.NullIfEmpty(p.ModelLabel), store.NullIfEmpty(p.ModelSource), profiles, args.RunID); err != nil {
 		return executor.Spec{}, fmt.Errorf("record the plan of run %s: %w", args.RunID, err)
 	}
 	return spec, nil

@@ -59,7 +59,7 @@ func (s *Service) RecordProxyUsage(ctx context.Context, u ProxyUsage) error {
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE llm_usage SET user_id = ?, api_key_id = ?, duration_ms = ?
 			WHERE run_id = ? AND request_id = ? AND source = 'proxy'`,
-			nullStr(u.UserID), nullStr(u.APIKeyID), u.DurationMs, u.RunID, u.RequestID); err != nil {
+			store.NullIfEmpty(u.UserID), store.NullIfEmpty(u.APIKeyID), u.DurationMs, u.RunID, u.RequestID); err != nil {
 			return fmt.Errorf("record proxy usage caller of %s: %w", u.RunID, err)
 		}
 		return bumpCost(ctx, tx, u.RunID)
@@ -72,7 +72,7 @@ func (s *Service) insertProxyRow(ctx context.Context, q store.Querier, u ProxyUs
 	_, err := q.ExecContext(ctx, `INSERT INTO llm_usage (org_id, application_id, user_id, api_key_id, source, request_id,
 		api, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, duration_ms, created_at,
 		updated_at) VALUES (?, ?, ?, ?, 'proxy', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.OrgID, nullStr(u.AppID), nullStr(u.UserID), nullStr(u.APIKeyID), u.RequestID, nullStr(u.API), nullStr(u.Model),
+		u.OrgID, store.NullIfEmpty(u.AppID), store.NullIfEmpty(u.UserID), store.NullIfEmpty(u.APIKeyID), u.RequestID, store.NullIfEmpty(u.API), store.NullIfEmpty(u.Model),
 		u.Usage.InputTokens, u.Usage.OutputTokens, u.Usage.CacheReadInputTokens, u.Usage.CacheCreationInputTokens, u.Cost,
 		u.DurationMs, now, now)
 	if err != nil {

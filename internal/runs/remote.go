@@ -130,9 +130,9 @@ func (s *Service) CreateRemote(ctx context.Context, c Caller, p RemoteParams) (*
 			output_schema, context_snapshot, runner_name, runner_kind, sink_secret_encrypted, sink_expires_at,
 			last_heartbeat_at, started_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, 'remote', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			runID, agent.id, nullStr(userOf(c)), nullStr(c.EndUserID), nullStr(c.APIKeyID), c.AppID, c.OrgID,
-			string(p.Input), agent.scope, agent.name, nullStr(agent.versionLabel), n+1, timeout, nullJSON(m.Output.Schema),
-			nullJSON(p.ContextSnapshot), nullStr(p.RunnerName), nullStr(p.RunnerKind), sealed, expires, stamp, stamp, stamp)
+			runID, agent.id, store.NullIfEmpty(userOf(c)), store.NullIfEmpty(c.EndUserID), store.NullIfEmpty(c.APIKeyID), c.AppID, c.OrgID,
+			string(p.Input), agent.scope, agent.name, store.NullIfEmpty(agent.versionLabel), n+1, timeout, store.NullJSON(m.Output.Schema),
+			store.NullJSON(p.ContextSnapshot), store.NullIfEmpty(p.RunnerName), store.NullIfEmpty(p.RunnerKind), sealed, expires, stamp, stamp, stamp)
 		if err != nil {
 			return fmt.Errorf("insert remote run: %w", err)
 		}
@@ -300,7 +300,7 @@ func insertShadowPackage(ctx context.Context, tx *store.Tx, c Caller, a *agentRe
 	now := isotime.Now()
 	_, err := tx.ExecContext(ctx, `INSERT INTO packages (id, org_id, type, source, draft_manifest, draft_content, ephemeral,
 		created_by, created_at, updated_at) VALUES (?, ?, 'agent', 'local', ?, ?, ?, ?, ?, ?)`,
-		a.id, c.OrgID, string(a.manifest), prompt, true, nullStr(userOf(c)), now, now)
+		a.id, c.OrgID, string(a.manifest), prompt, true, store.NullIfEmpty(userOf(c)), now, now)
 	if err != nil {
 		return fmt.Errorf("insert inline package %s: %w", a.id, err)
 	}

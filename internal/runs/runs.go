@@ -322,7 +322,7 @@ func (s *Service) insert(ctx context.Context, c Caller, pr *preparedRun, p Creat
 	agent := pr.agent
 	runID := ids.New(ids.Run)
 	now := isotime.Now()
-	override := nullJSON(p.Config)
+	override := store.NullJSON(p.Config)
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 		if p.Claim != nil {
 			if err := p.Claim(ctx, tx); err != nil {
@@ -342,9 +342,9 @@ func (s *Service) insert(ctx context.Context, c Caller, pr *preparedRun, p Creat
 			run_number, run_origin, timeout_seconds, output_schema, provider_profile_ids, provider_statuses, started_at,
 			created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'platform', ?, ?, ?, ?, ?, ?)`,
-			runID, agent.id, nullStr(userOf(c)), nullStr(c.EndUserID), nullStr(c.APIKeyID), c.AppID, c.OrgID,
-			string(pr.input), string(pr.config), override, agent.scope, agent.name, nullStr(agent.versionLabel),
-			pr.modelID, pr.proxyID, n+1, pr.timeout, nullJSON(pr.outputSchema), pr.profiles, pr.statuses, now, now)
+			runID, agent.id, store.NullIfEmpty(userOf(c)), store.NullIfEmpty(c.EndUserID), store.NullIfEmpty(c.APIKeyID), c.AppID, c.OrgID,
+			string(pr.input), string(pr.config), override, agent.scope, agent.name, store.NullIfEmpty(agent.versionLabel),
+			pr.modelID, pr.proxyID, n+1, pr.timeout, store.NullJSON(pr.outputSchema), pr.profiles, pr.statuses, now, now)
 		if err != nil {
 			return fmt.Errorf("insert run: %w", err)
 		}
@@ -353,7 +353,7 @@ func (s *Service) insert(ctx context.Context, c Caller, pr *preparedRun, p Creat
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET job_id = ?, schedule_id = ?, connection_profile_id = ? WHERE id = ?`,
-			res.Job.ID, nullStr(p.ScheduleID), nullStr(p.ConnectionProfileID), runID); err != nil {
+			res.Job.ID, store.NullIfEmpty(p.ScheduleID), store.NullIfEmpty(p.ConnectionProfileID), runID); err != nil {
 			return fmt.Errorf("record run job: %w", err)
 		}
 		return nil
@@ -528,18 +528,4 @@ func prefixed(prefix string, fe []jsonschema.FieldError) []jsonschema.FieldError
 		out[i] = f
 	}
 	return out
-}
-
-func nullStr(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullJSON(raw json.RawMessage) any {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	return string(raw)
 }

@@ -49,9 +49,9 @@ func (s *Service) CreateFailed(ctx context.Context, tx *store.Tx, c Caller, p Cr
 		run_number, run_origin, timeout_seconds, schedule_id, connection_profile_id, started_at, completed_at, duration,
 		notified_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'platform', 0, ?, ?, ?, ?, 0, ?, ?)`,
-		runID, p.AgentID, nullStr(userOf(c)), nullStr(c.EndUserID), nullStr(c.APIKeyID), c.AppID, c.OrgID,
-		string(input), nullJSON(p.Config), reason, scope, name, nullStr(p.Version), p.ModelID, p.ProxyID, n+1,
-		nullStr(p.ScheduleID), nullStr(p.ConnectionProfileID), now, now, now, now)
+		runID, p.AgentID, store.NullIfEmpty(userOf(c)), store.NullIfEmpty(c.EndUserID), store.NullIfEmpty(c.APIKeyID), c.AppID, c.OrgID,
+		string(input), store.NullJSON(p.Config), reason, scope, name, store.NullIfEmpty(p.Version), p.ModelID, p.ProxyID, n+1,
+		store.NullIfEmpty(p.ScheduleID), store.NullIfEmpty(p.ConnectionProfileID), now, now, now, now)
 	if err != nil {
 		return "", fmt.Errorf("insert failed run: %w", err)
 	}

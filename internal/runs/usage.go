@@ -58,7 +58,7 @@ func upsertProxyUsage(ctx context.Context, q store.Querier, run runRef, p proxyU
 		cost_usd = excluded.cost_usd, updated_at = excluded.updated_at
 		WHERE excluded.input_tokens + excluded.output_tokens + excluded.cache_read_tokens + excluded.cache_write_tokens >=
 			llm_usage.input_tokens + llm_usage.output_tokens + llm_usage.cache_read_tokens + llm_usage.cache_write_tokens`,
-		run.orgID, run.appID, run.id, p.requestID, nullStr(p.api), nullStr(p.model), u.InputTokens, u.OutputTokens,
+		run.orgID, run.appID, run.id, p.requestID, store.NullIfEmpty(p.api), store.NullIfEmpty(p.model), u.InputTokens, u.OutputTokens,
 		u.CacheReadInputTokens, u.CacheCreationInputTokens, p.cost, now, now)
 	if err != nil {
 		return fmt.Errorf("record metered usage of %s: %w", run.id, err)

@@ -173,8 +173,8 @@ func (s *Service) Create(ctx context.Context, c runs.Caller, agentID string, p P
 			proxy_id_override, version_override, next_run_at, created_by, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sc.ID, sc.PackageID, sc.ConnectionProfileID, sc.OrgID, sc.ApplicationID, sc.Name, true, sc.CronExpression,
-			sc.Timezone, string(sc.Input), nullJSON(sc.ConfigOverride), sc.ModelIDOverride, sc.ProxyIDOverride,
-			sc.VersionOverride, sc.NextRunAt, nullStr(c.UserID), sc.CreatedAt, sc.UpdatedAt)
+			sc.Timezone, string(sc.Input), store.NullJSON(sc.ConfigOverride), sc.ModelIDOverride, sc.ProxyIDOverride,
+			sc.VersionOverride, sc.NextRunAt, store.NullIfEmpty(c.UserID), sc.CreatedAt, sc.UpdatedAt)
 		if err != nil {
 			return fmt.Errorf("insert schedule: %w", err)
 		}
@@ -220,7 +220,7 @@ func (s *Service) Update(ctx context.Context, c runs.Caller, id string, p Patch,
 			proxy_id_override = ?, version_override = ?, next_run_at = ?, updated_at = ?
 			WHERE id = ? AND org_id = ? AND application_id = ?`,
 			sc.Name, sc.ConnectionProfileID, sc.Enabled, sc.CronExpression, sc.Timezone, string(sc.Input),
-			nullJSON(sc.ConfigOverride), sc.ModelIDOverride, sc.ProxyIDOverride, sc.VersionOverride, sc.NextRunAt,
+			store.NullJSON(sc.ConfigOverride), sc.ModelIDOverride, sc.ProxyIDOverride, sc.VersionOverride, sc.NextRunAt,
 			sc.UpdatedAt, sc.ID, c.OrgID, c.AppID)
 		if err != nil {
 			return fmt.Errorf("update schedule %s: %w", id, err)
@@ -359,20 +359,6 @@ func record(ctx context.Context, q store.Querier, ev audit.Event, c runs.Caller,
 		ev.After = after
 	}
 	audit.Record(ctx, q, ev)
-}
-
-func nullStr(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullJSON(raw json.RawMessage) any {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	return string(raw)
 }
 
 // errNoRows reports whether err is the absence of a row.

@@ -189,7 +189,7 @@ func (s *Service) Create(ctx context.Context, orgID, appID, userID string, in Ne
 	}
 	_, err = s.DB.ExecContext(ctx, `INSERT INTO uploads (id, org_id, application_id, created_by, storage_key, name,
 		mime, size, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.OrgID, u.ApplicationID, nullString(userID), u.StorageKey, u.Name, u.MIME, u.Size, u.ExpiresAt, u.CreatedAt)
+		u.ID, u.OrgID, u.ApplicationID, store.NullIfEmpty(userID), u.StorageKey, u.Name, u.MIME, u.Size, u.ExpiresAt, u.CreatedAt)
 	if err != nil {
 		return Created{}, fmt.Errorf("insert upload: %w", err)
 	}
@@ -234,13 +234,6 @@ func get(ctx context.Context, q store.Querier, id string, forUpdate bool) (Uploa
 		u.ContentSize = *contentSize
 	}
 	return u, nil
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func deref(s *string) string {
