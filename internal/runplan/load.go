@@ -103,6 +103,14 @@ func fromFiles(id string, typ afps.Type, files map[string][]byte) (*loadedPackag
 // loadBundle resolves the agent's dependencies breadth-first: system packages at the highest embedded
 // version satisfying the range, the organization's packages at their draft (as upstream runs do).
 func (p *Planner) loadBundle(ctx context.Context, orgID string, agent *loadedPackage) (*bundle, error) {
+	return walkBundle(agent, func(dep afps.Dependency, requiredBy string) (*loadedPackage, error) {
+		return p.loadDependency(ctx, orgID, dep, requiredBy)
+	})
+}
+
+// walkBundle visits the agent's dependency graph breadth-first, each package once, loading each with load.
+// Tool dependencies count only when the agent itself declares them (tools are the agent's own).
+func walkBundle(agent *loadedPackage, load func(dep afps.Dependency, requiredBy string) (*loadedPackage, error)) (*bundle, error) {
 	b := &bundle{Agent: agent}
 	seen := map[string]bool{agent.ID: true}
 	queue := []*loadedPackage{agent}
@@ -110,14 +118,11 @@ func (p *Planner) loadBundle(ctx context.Context, orgID string, agent *loadedPac
 		from := queue[0]
 		queue = queue[1:]
 		for _, dep := range from.Manifest.Dependencies.All() {
-			if seen[dep.Name] {
+			if seen[dep.Name] || dep.Type == afps.TypeTool && from != agent {
 				continue
 			}
-			if dep.Type == afps.TypeTool && from != agent {
-				continue // tools are the agent's own
-			}
 			seen[dep.Name] = true
-			pkg, err := p.loadDependency(ctx, orgID, dep, from.ID)
+			pkg, err := load(dep, from.ID)
 			if err != nil {
 				return nil, err
 			}

@@ -117,33 +117,9 @@ func rawOrEmpty(raw json.RawMessage) string {
 // localBundle is loadBundle over in-memory packages: lookup first, then the embedded system packages at their
 // highest version satisfying the range.
 func localBundle(agent *loadedPackage, lookup func(afps.Dependency) (*LocalPackage, error)) (*bundle, error) {
-	b := &bundle{Agent: agent}
-	seen := map[string]bool{agent.ID: true}
-	queue := []*loadedPackage{agent}
-	for len(queue) > 0 {
-		from := queue[0]
-		queue = queue[1:]
-		for _, dep := range from.Manifest.Dependencies.All() {
-			if seen[dep.Name] || dep.Type == afps.TypeTool && from != agent {
-				continue
-			}
-			seen[dep.Name] = true
-			pkg, err := localDependency(dep, from.ID, lookup)
-			if err != nil {
-				return nil, err
-			}
-			switch dep.Type {
-			case afps.TypeSkill:
-				b.Skills = append(b.Skills, pkg)
-			case afps.TypeTool:
-				b.Tools = append(b.Tools, pkg)
-			case afps.TypeProvider:
-				b.Providers = append(b.Providers, pkg)
-			}
-			queue = append(queue, pkg)
-		}
-	}
-	return b, nil
+	return walkBundle(agent, func(dep afps.Dependency, requiredBy string) (*loadedPackage, error) {
+		return localDependency(dep, requiredBy, lookup)
+	})
 }
 
 func localDependency(dep afps.Dependency, requiredBy string, lookup func(afps.Dependency) (*LocalPackage, error)) (*loadedPackage, error) {
