@@ -216,7 +216,7 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logger = slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	sc := sidecar.New(cfg, sidecar.Options{Logger: logger, ProviderPolicy: testPolicy()})
 	srv := httptest.NewServer(sc.Handler())
@@ -228,10 +228,30 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	return &harness{platform: pf, sidecar: sc, server: srv, client: c}
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter logs to the test until it ends: the sidecar's background goroutines (usage reports) may still
+// log after the test's last assertion, and logging to a finished test is a race.
+type testWriter struct {
+	t    *testing.T
+	mu   *sync.Mutex
+	done *bool
+}
+
+func newTestWriter(t *testing.T) testWriter {
+	w := testWriter{t: t, mu: &sync.Mutex{}, done: new(bool)}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		*w.done = true
+	})
+	return w
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
 	return len(p), nil
 }
 
