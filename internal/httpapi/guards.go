@@ -56,6 +56,18 @@ func DenyAPIKey(ctx huma.Context, next func(huma.Context)) {
 	next(ctx)
 }
 
+// DenySession refuses cookie sessions and anonymous callers with detail: routes for API keys and OAuth access
+// tokens only (the credential and LLM proxies).
+func DenySession(api huma.API, detail string) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		if p := Principal(ctx); p == nil || p.Method == auth.MethodSession {
+			huma.WriteErr(api, ctx, http.StatusForbidden, detail)
+			return
+		}
+		next(ctx)
+	}
+}
+
 // SessionOnly refuses every caller but a cookie/bearer session.
 func SessionOnly(ctx huma.Context, next func(huma.Context)) {
 	if p := Principal(ctx); p == nil || p.Method != auth.MethodSession {

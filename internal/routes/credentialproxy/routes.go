@@ -10,7 +10,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/appstrate/appstrate-go/internal/auth"
 	"github.com/appstrate/appstrate-go/internal/httpapi"
 	prov "github.com/appstrate/appstrate-go/internal/providers"
 	"github.com/appstrate/appstrate-go/internal/ratelimit"
@@ -41,14 +40,7 @@ func Register(api huma.API, d Deps) {
 		d.RatePerMin = 100
 	}
 	h := handlers{d}
-	noCookies := func(ctx huma.Context, next func(huma.Context)) {
-		if p := httpapi.Principal(ctx); p == nil || p.Method == auth.MethodSession {
-			huma.WriteErr(api, ctx, http.StatusForbidden,
-				"The credential proxy accepts API keys and OAuth access tokens only (cookie sessions are refused)")
-			return
-		}
-		next(ctx)
-	}
+	noCookies := httpapi.DenySession(api, "The credential proxy accepts API keys and OAuth access tokens only (cookie sessions are refused)")
 	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		httpapi.Register(api, huma.Operation{
 			OperationID: "credentialProxy" + method[:1] + strings.ToLower(method[1:]), Method: method, Path: Path, Tags: tags,

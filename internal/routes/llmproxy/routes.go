@@ -56,14 +56,7 @@ func Register(api huma.API, d Deps) {
 		d.RatePerMin = 60
 	}
 	h := handlers{d}
-	noCookies := func(ctx huma.Context, next func(huma.Context)) {
-		if p := httpapi.Principal(ctx); p == nil || p.Method == auth.MethodSession {
-			huma.WriteErr(api, ctx, http.StatusForbidden,
-				"The LLM proxy accepts API keys and OAuth access tokens only (cookie sessions are refused)")
-			return
-		}
-		next(ctx)
-	}
+	noCookies := httpapi.DenySession(api, "The LLM proxy accepts API keys and OAuth access tokens only (cookie sessions are refused)")
 	for _, name := range proxy.APIs {
 		httpapi.Register(api, huma.Operation{
 			OperationID: operationIDs[name], Method: http.MethodPost, Path: Paths[name], Tags: tags,
